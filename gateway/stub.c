@@ -1,0 +1,4 @@
+/* placeholder so the library exists until its first source lands */
+#include "config.h"
+extern int rg_gateway_placeholder;
+int rg_gateway_placeholder;
