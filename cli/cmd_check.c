@@ -1,0 +1,14 @@
+/* relgate check — not built yet; its owner replaces this file. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int
+cmd_check(const struct cli_global *g, int argc, char **argv)
+{
+	(void)g; (void)argc; (void)argv;
+	fprintf(stderr, "relgate check: not available in this build\n");
+	return 2;
+}
