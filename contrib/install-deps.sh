@@ -9,7 +9,7 @@ pkgs="build-essential autoconf automake libtool pkg-config clang
  libssh-dev libarchive-dev libgpgme-dev libyaml-dev libsqlite3-dev
  libssl-dev libpcre2-dev libseccomp-dev libcmocka-dev
  gnupg gpg-agent openssh-client openssh-server sqlite3 zstd
- lftp curl python3 python3-paramiko sq valgrind"
+ lftp curl python3 python3-paramiko sq valgrind chromium"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -1,4 +1,4 @@
-/* placeholder so the library exists until its first source lands */
+/* placeholder: the ssh part replaces it with real sources */
 #include "config.h"
 extern int rg_gateway_placeholder;
 int rg_gateway_placeholder;
