@@ -19,6 +19,11 @@
 
 #define DATE_UNSET	(-1000000L)
 
+/* Where something was written in its file (1-based; 0 when unknown). */
+struct src_pos {
+	unsigned long line, col;
+};
+
 /* ---- relgate.yaml ---------------------------------------------------- */
 
 struct gateway_config {
@@ -162,11 +167,19 @@ struct contract {
 	char	**unmasked_columns;
 	size_t	n_unmasked_columns;
 	char	*path;
+	/* Source positions, for cross-checks that name file:line:col. */
+	struct src_pos id_pos;
+	struct src_pos *people_pos;	/* n_people items */
+	struct src_pos *approvers_pos;	/* n_approvers items */
+	struct src_pos *recipients_pos;	/* n_recipients items */
 };
 
 /* Load and validate one contract on its own (no users, no keys).
  * *out is the caller's (contract_free()). */
 int	contract_load(struct contract **out, const char *path, struct diag *d);
+/* The same from memory (name is used in diagnostics and as path). */
+int	contract_parse(struct contract **out, const char *data, size_t len,
+	    const char *name, struct diag *d);
 void	contract_free(struct contract *c);
 /* Borrowed pointer to the named dataset, or the only one when name is NULL
  * and the contract has exactly one; NULL otherwise. */

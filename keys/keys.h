@@ -60,6 +60,14 @@ struct pgp_keyinfo {
  */
 int	pgp_dir_scan(struct pgp_keyinfo **out, size_t *n, const char *dir,
 	    struct diag *d);
+/*
+ * As pgp_dir_scan(), and also hand back one diag per *.asc file that could
+ * not be read or holds no usable key (*bad, free(); may be NULL). A
+ * missing dir is an empty scan, not an error.
+ */
+int	pgp_dir_scan_ex(struct pgp_keyinfo **out, size_t *n,
+	    struct diag **bad, size_t *n_bad, const char *dir,
+	    struct diag *d);
 
 /* ---- the gateway's own OpenPGP key (STATE_DIR/gnupg) ------------------- */
 

@@ -1,4 +1,203 @@
-/* keys/masking.c — placeholder until its owner lands it. */
+/*
+ * Per-contract masking keys (STATE_DIR/keys/masking/ID.key) and HMAC-SHA256
+ * pseudonyms under them (OpenSSL EVP_MAC, one context reused per token).
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
 #include "keys/keys.h"
+
+/* Contract ids name files: the same safe set as the contracts loader. */
+static int
+id_ok(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+		if (i >= 64)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+read_key(unsigned char key[MASK_KEY_LEN], const char *path, struct diag *d)
+{
+	unsigned char tmp[MASK_KEY_LEN + 1];
+	struct stat st;
+	size_t off = 0;
+	int fd, rc = RG_OK;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return errno == ENOENT ? RG_ENOENT : diag_set(d, RG_EIO, path,
+		    0, 0, "cannot open masking key: %s", strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return diag_set(d, RG_EIO, path, 0, 0,
+		    "masking key is not a regular file");
+	}
+	if ((st.st_mode & 077) != 0) {
+		close(fd);
+		return diag_set(d, RG_EPERM, path, 0, 0, "masking key is "
+		    "readable by others (mode %03o); it must be 0600",
+		    (unsigned)(st.st_mode & 0777));
+	}
+	while (off < sizeof(tmp)) {
+		ssize_t n = read(fd, tmp + off, sizeof(tmp) - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = diag_set(d, RG_EIO, path, 0, 0, "read: %s",
+			    strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	if (rc == RG_OK && off != MASK_KEY_LEN)
+		rc = diag_set(d, RG_EINTEGRITY, path, 0, 0, "masking key "
+		    "must be exactly %d bytes", MASK_KEY_LEN);
+	if (rc == RG_OK)
+		memcpy(key, tmp, MASK_KEY_LEN);
+	rg_wipe(tmp, sizeof(tmp));
+	return rc;
+}
+
+/*
+ * Load (or, with create, make) the masking key of a contract. A new key is
+ * written durably to a private temporary name (file_write_atomic: 0600,
+ * fsync, rename, fsync folder) and then link()ed to ID.key, which never
+ * replaces an existing file: when two processes race, both end up with the
+ * key that got there first.
+ */
+int
+mask_key_load(unsigned char key[MASK_KEY_LEN], const char *state_dir,
+    const char *contract_id, int create, struct diag *d)
+{
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	unsigned char fresh[MASK_KEY_LEN], nonce[8];
+	char nhex[17];
+	int rc;
+
+	if (!id_ok(contract_id))
+		return diag_set(d, RG_EINVAL, NULL, 0, 0,
+		    "not a valid contract id");
+	if (rg_random(nonce, sizeof(nonce)) != RG_OK)
+		return diag_set(d, RG_EIO, NULL, 0, 0,
+		    "no randomness from the kernel");
+	hex_encode(nhex, nonce, sizeof(nonce));
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/keys/masking", state_dir) >=
+	    sizeof(dir) || (size_t)snprintf(path, sizeof(path), "%s/%s.key",
+	    dir, contract_id) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.key.%s", dir,
+	    contract_id, nhex) >= sizeof(tmp))
+		return diag_set(d, RG_EINVAL, state_dir, 0, 0,
+		    "path too long");
+	rc = read_key(key, path, d);
+	if (rc != RG_ENOENT)
+		return rc;
+	if (!create)
+		return diag_set(d, RG_ENOENT, path, 0, 0,
+		    "no masking key for contract %s", contract_id);
+	if (dir_make(dir, 0700) != RG_OK)
+		return diag_set(d, RG_EIO, dir, 0, 0, "cannot make folder: %s",
+		    strerror(errno));
+	if (rg_random(fresh, sizeof(fresh)) != RG_OK)
+		return diag_set(d, RG_EIO, NULL, 0, 0,
+		    "no randomness from the kernel");
+	rc = file_write_atomic(tmp, fresh, sizeof(fresh), 0600, d);
+	rg_wipe(fresh, sizeof(fresh));
+	if (rc != RG_OK) {
+		unlink(tmp);
+		return rc;
+	}
+	if (link(tmp, path) == -1 && errno != EEXIST) {
+		rc = diag_set(d, RG_EIO, path, 0, 0, "link: %s",
+		    strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	unlink(tmp);
+	if (dir_fsync(dir) != RG_OK)
+		return diag_set(d, RG_EIO, dir, 0, 0, "fsync: %s",
+		    strerror(errno));
+	return read_key(key, path, d);
+}
+
+struct masker {
+	EVP_MAC	*mac;
+	EVP_MAC_CTX *ctx;
+};
+
+/* A reusable HMAC-SHA256 context for key. *out is the caller's. */
+int
+masker_new(struct masker **out, const unsigned char key[MASK_KEY_LEN])
+{
+	OSSL_PARAM params[2];
+	struct masker *m;
+
+	*out = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return RG_ENOMEM;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((m->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (m->ctx = EVP_MAC_CTX_new(m->mac)) == NULL ||
+	    !EVP_MAC_init(m->ctx, key, MASK_KEY_LEN, params)) {
+		masker_free(m);
+		return RG_ECRYPTO;
+	}
+	*out = m;
+	return RG_OK;
+}
+
+/* The token of value[0..len): 64 lowercase hex digits and a NUL. */
+int
+masker_token(struct masker *m, const char *value, size_t len,
+    char out[MASK_TOKEN_LEN + 1])
+{
+	unsigned char md[32];
+	size_t mdlen = 0;
+
+	/* A NULL key re-initialises with the key already set. */
+	if (!EVP_MAC_init(m->ctx, NULL, 0, NULL) ||
+	    !EVP_MAC_update(m->ctx, (const unsigned char *)value, len) ||
+	    !EVP_MAC_final(m->ctx, md, &mdlen, sizeof(md)) || mdlen != 32)
+		return RG_ECRYPTO;
+	hex_encode(out, md, sizeof(md));
+	return RG_OK;
+}
+
+/* Wipe and free; NULL-safe. OpenSSL clears the key in the context. */
+void
+masker_free(struct masker *m)
+{
+	if (m == NULL)
+		return;
+	EVP_MAC_CTX_free(m->ctx);
+	EVP_MAC_free(m->mac);
+	free(m);
+}

@@ -1,0 +1,430 @@
+/*
+ * The whole configuration directory: relgate.yaml, users/, contracts/ and
+ * keys/pgp/, checked against each other. A bad file is left out and
+ * recorded; the rest still loads.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "contracts/contracts.h"
+#include "contracts/ytree.h"
+#include "keys/keys.h"
+
+#define CONFIG_DIR_MAX_FILES	100000
+
+void
+config_dir_free(struct config_dir *cd)
+{
+	size_t i;
+
+	if (cd == NULL)
+		return;
+	for (i = 0; i < cd->n_users; i++)
+		user_free(cd->users[i]);
+	free(cd->users);
+	for (i = 0; i < cd->n_contracts; i++)
+		contract_free(cd->contracts[i]);
+	free(cd->contracts);
+	free(cd->problems);
+	free(cd->dir);
+	free(cd);
+}
+
+const struct user *
+config_dir_user(const struct config_dir *cd, const char *name)
+{
+	size_t i;
+
+	if (cd == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < cd->n_users; i++)
+		if (strcmp(cd->users[i]->name, name) == 0)
+			return cd->users[i];
+	return NULL;
+}
+
+const struct contract *
+config_dir_contract(const struct config_dir *cd, const char *id)
+{
+	size_t i;
+
+	if (cd == NULL || id == NULL)
+		return NULL;
+	for (i = 0; i < cd->n_contracts; i++)
+		if (strcmp(cd->contracts[i]->id, id) == 0)
+			return cd->contracts[i];
+	return NULL;
+}
+
+static int
+add_problem(struct config_dir *cd, int kind, int err, const struct diag *dg)
+{
+	struct config_problem *p;
+
+	p = realloc(cd->problems, (cd->n_problems + 1) * sizeof(*p));
+	if (p == NULL)
+		return RG_ENOMEM;
+	cd->problems = p;
+	p += cd->n_problems++;
+	memset(p, 0, sizeof(*p));
+	p->diag = *dg;
+	p->err = err;
+	p->kind = kind;
+	return RG_OK;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The *.yaml names in dir, sorted. A missing folder is an empty list.
+ * Other files are ignored; hidden files too.
+ */
+static int
+list_yaml(char ***out, size_t *n, const char *dir)
+{
+	struct dirent *de;
+	char **list = NULL, **nl;
+	size_t cnt = 0, size = 0, len;
+	DIR *dp;
+
+	*out = NULL;
+	*n = 0;
+	if ((dp = opendir(dir)) == NULL)
+		return errno == ENOENT ? RG_OK : RG_EIO;
+	while ((de = readdir(dp)) != NULL) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 ||
+		    strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		if (cnt >= CONFIG_DIR_MAX_FILES)
+			break;
+		if (cnt == size) {
+			size = size ? size * 2 : 16;
+			if ((nl = realloc(list, size * sizeof(*nl))) == NULL)
+				goto nomem;
+			list = nl;
+		}
+		if ((list[cnt] = strdup(de->d_name)) == NULL)
+			goto nomem;
+		cnt++;
+	}
+	closedir(dp);
+	if (cnt > 0)
+		qsort(list, cnt, sizeof(*list), cmp_str);
+	*out = list;
+	*n = cnt;
+	return RG_OK;
+nomem:
+	closedir(dp);
+	strlist_free(list, cnt);
+	return RG_ENOMEM;
+}
+
+static int
+push_ptr(void ***arr, size_t *n, void *p)
+{
+	void **na = realloc(*arr, (*n + 1) * sizeof(*na));
+
+	if (na == NULL)
+		return RG_ENOMEM;
+	na[(*n)++] = p;
+	*arr = na;
+	return RG_OK;
+}
+
+static int
+load_users(struct config_dir *cd, const char *dir)
+{
+	char sub[PATH_MAX], path[PATH_MAX];
+	char **names = NULL;
+	size_t n = 0, i;
+	struct diag dg;
+	int rc;
+
+	snprintf(sub, sizeof(sub), "%s/users", dir);
+	if ((rc = list_yaml(&names, &n, sub)) != RG_OK) {
+		diag_set(&dg, rc, sub, 0, 0, "cannot read folder: %s",
+		    rg_strerror(rc));
+		return add_problem(cd, 1, rc, &dg);
+	}
+	for (i = 0; i < n; i++) {
+		struct user *u = NULL;
+
+		diag_clear(&dg);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", sub,
+		    names[i]) >= sizeof(path))
+			continue;
+		rc = user_load(&u, path, &dg);
+		if (rc == RG_ENOMEM)
+			break;
+		if (rc != RG_OK) {
+			if ((rc = add_problem(cd, 1, rc, &dg)) != RG_OK)
+				break;
+			continue;
+		}
+		if ((rc = push_ptr((void ***)&cd->users, &cd->n_users, u))) {
+			user_free(u);
+			break;
+		}
+	}
+	strlist_free(names, n);
+	return rc == RG_ENOMEM ? RG_ENOMEM : RG_OK;
+}
+
+/* Days since the epoch to "YYYY-MM-DD" (Howard Hinnant's algorithm). */
+static void
+date_format(char *out, size_t len, long days)
+{
+	long z = days + 719468, era, doe, yoe, y, doy, mp, dd, m;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	dd = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	if (y < 0 || y > 9999)
+		y = 0;
+	snprintf(out, len, "%04d-%02d-%02d", (int)y, (int)m, (int)dd);
+}
+
+static long
+today_days(void)
+{
+	char buf[16];
+	long t = 0;
+
+	date_today(buf, sizeof(buf));
+	if (date_parse(buf, &t) != RG_OK)
+		return 0;
+	return t;
+}
+
+static const struct pgp_keyinfo *
+find_key(const struct pgp_keyinfo *keys, size_t n, const char *fpr)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(keys[i].fpr, fpr) == 0)
+			return &keys[i];
+		for (j = 0; j < keys[i].n_subkeys && j < 8; j++)
+			if (strcasecmp(keys[i].subkey_fprs[j], fpr) == 0)
+				return &keys[i];
+	}
+	return NULL;
+}
+
+/*
+ * Check one contract against the users and keys. Every problem found is
+ * recorded; returns the number of problems (the contract is left out when
+ * there is any), or RG_ENOMEM.
+ */
+static int
+cross_check(struct config_dir *cd, const struct contract *c,
+    const char *fname, const struct pgp_keyinfo *keys, size_t n_keys,
+    int keys_ok, long today)
+{
+	const char *f = c->path;
+	struct diag dg;
+	size_t i, len;
+	int bad = 0;
+	char when[32];
+
+#define PROBLEM(pos, ...) do {						\
+		diag_set(&dg, RG_EINVAL, f, (pos).line, (pos).col,	\
+		    __VA_ARGS__);					\
+		if (add_problem(cd, 2, RG_EINVAL, &dg) != RG_OK)	\
+			return RG_ENOMEM;				\
+		bad++;							\
+	} while (0)
+
+	len = strlen(fname);
+	if (len < 5 || strlen(c->id) != len - 5 ||
+	    strncmp(c->id, fname, len - 5) != 0)
+		PROBLEM(c->id_pos, "contract id '%s' does not match its file "
+		    "name '%s' (must be ID.yaml)", c->id, fname);
+	if (config_dir_contract(cd, c->id) != NULL)
+		PROBLEM(c->id_pos, "contract id '%s' is used by another "
+		    "contract", c->id);
+	for (i = 0; i < c->n_approvers; i++) {
+		const struct user *u = config_dir_user(cd, c->approvers[i]);
+
+		if (u == NULL)
+			PROBLEM(c->approvers_pos[i], "approver '%s' is not a "
+			    "user (no valid users/%s.yaml)", c->approvers[i],
+			    c->approvers[i]);
+		else if (!(u->roles & ROLE_APPROVER))
+			PROBLEM(c->approvers_pos[i], "approver '%s' does not "
+			    "have the approver role", c->approvers[i]);
+		else if (!(u->roles & ROLE_STAFF))
+			PROBLEM(c->approvers_pos[i], "approver '%s' is not "
+			    "staff", c->approvers[i]);
+	}
+	for (i = 0; i < c->n_people; i++) {
+		const struct user *u = config_dir_user(cd, c->people[i]);
+
+		if (u == NULL)
+			PROBLEM(c->people_pos[i], "person '%s' is not a user "
+			    "(no valid users/%s.yaml)", c->people[i],
+			    c->people[i]);
+		else if (!(u->roles & ROLE_CONTRACTOR))
+			PROBLEM(c->people_pos[i], "person '%s' does not have "
+			    "the contractor role", c->people[i]);
+		else if (strcmp(u->organisation, c->organisation) != 0)
+			PROBLEM(c->people_pos[i], "person '%s' belongs to "
+			    "organisation '%s', not the contractor '%s'",
+			    c->people[i], u->organisation, c->organisation);
+	}
+	for (i = 0; i < c->n_recipients; i++) {
+		const struct pgp_keyinfo *k;
+
+		k = find_key(keys, n_keys, c->recipients[i]);
+		if (k == NULL)
+			PROBLEM(c->recipients_pos[i], "recipient %s has no key "
+			    "in keys/pgp%s", c->recipients[i], keys_ok ? "" :
+			    " (keys/pgp could not be read)");
+		else if (k->revoked)
+			PROBLEM(c->recipients_pos[i], "recipient %s: key in %s "
+			    "is revoked", c->recipients[i], k->file);
+		else if (k->expires != DATE_UNSET && k->expires <= today) {
+			date_format(when, sizeof(when), k->expires);
+			PROBLEM(c->recipients_pos[i], "recipient %s: key in %s "
+			    "expired on %s", c->recipients[i], k->file, when);
+		} else if (!k->can_encrypt)
+			PROBLEM(c->recipients_pos[i], "recipient %s: key in %s "
+			    "has no usable encryption key", c->recipients[i],
+			    k->file);
+	}
+#undef PROBLEM
+	return bad;
+}
+
+static int
+load_contracts(struct config_dir *cd, const char *dir)
+{
+	char sub[PATH_MAX], path[PATH_MAX], kdir[PATH_MAX];
+	struct pgp_keyinfo *keys = NULL;
+	struct diag *badk = NULL;
+	size_t n_keys = 0, n_badk = 0, n = 0, i;
+	char **names = NULL;
+	struct diag dg;
+	long today = today_days();
+	int rc, keys_ok = 1;
+
+	snprintf(kdir, sizeof(kdir), "%s/keys/pgp", dir);
+	diag_clear(&dg);
+	rc = pgp_dir_scan_ex(&keys, &n_keys, &badk, &n_badk, kdir, &dg);
+	if (rc == RG_ENOMEM)
+		return rc;
+	if (rc != RG_OK) {
+		keys_ok = 0;
+		if ((rc = add_problem(cd, 3, rc, &dg)) != RG_OK)
+			return rc;
+	}
+	for (i = 0; i < n_badk; i++)
+		if ((rc = add_problem(cd, 3, RG_EINVAL, &badk[i])) != RG_OK)
+			goto out;
+	snprintf(sub, sizeof(sub), "%s/contracts", dir);
+	if ((rc = list_yaml(&names, &n, sub)) != RG_OK) {
+		diag_set(&dg, rc, sub, 0, 0, "cannot read folder: %s",
+		    rg_strerror(rc));
+		rc = add_problem(cd, 2, rc, &dg);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct contract *c = NULL;
+
+		diag_clear(&dg);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", sub,
+		    names[i]) >= sizeof(path))
+			continue;
+		rc = contract_load(&c, path, &dg);
+		if (rc == RG_ENOMEM)
+			goto out;
+		if (rc != RG_OK) {
+			if ((rc = add_problem(cd, 2, rc, &dg)) != RG_OK)
+				goto out;
+			continue;
+		}
+		rc = cross_check(cd, c, names[i], keys, n_keys, keys_ok,
+		    today);
+		if (rc != 0) {
+			contract_free(c);
+			if (rc < 0)
+				goto out;
+			continue;
+		}
+		rc = push_ptr((void ***)&cd->contracts, &cd->n_contracts, c);
+		if (rc != RG_OK) {
+			contract_free(c);
+			goto out;
+		}
+	}
+	rc = RG_OK;
+out:
+	strlist_free(names, n);
+	free(keys);
+	free(badk);
+	return rc;
+}
+
+/*
+ * Load DIR as described in contracts.h. Returns an error (and no *out)
+ * only when DIR itself cannot be read or memory runs out; every problem
+ * with a file is in (*out)->problems.
+ */
+int
+config_dir_load(struct config_dir **out, const char *dir, struct diag *d)
+{
+	struct config_dir *cd;
+	char path[PATH_MAX];
+	struct stat st;
+	struct diag dg;
+	int rc;
+
+	*out = NULL;
+	if (stat(dir, &st) == -1)
+		return diag_set(d, errno == ENOENT ? RG_ENOENT : RG_EIO, dir,
+		    0, 0, "cannot read configuration directory: %s",
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return diag_set(d, RG_EINVAL, dir, 0, 0,
+		    "not a directory");
+	if ((cd = calloc(1, sizeof(*cd))) == NULL ||
+	    (cd->dir = strdup(dir)) == NULL) {
+		free(cd);
+		return diag_set(d, RG_ENOMEM, dir, 0, 0, "out of memory");
+	}
+	snprintf(path, sizeof(path), "%s/relgate.yaml", dir);
+	diag_clear(&dg);
+	rc = gateway_config_load(&cd->cfg, path, &dg);
+	if (rc == RG_ENOMEM)
+		goto fail;
+	if (rc != RG_OK && (rc = add_problem(cd, 0, rc, &dg)) != RG_OK)
+		goto fail;
+	if ((rc = load_users(cd, dir)) != RG_OK)
+		goto fail;
+	if ((rc = load_contracts(cd, dir)) != RG_OK)
+		goto fail;
+	*out = cd;
+	return RG_OK;
+fail:
+	config_dir_free(cd);
+	return diag_set(d, rc, dir, 0, 0, "%s", rg_strerror(rc));
+}

@@ -1,0 +1,285 @@
+/* users/NAME.yaml: one user's roles, organisation and SSH keys. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contracts/contracts.h"
+#include "contracts/ytree.h"
+
+#define USER_MAX_KEYS		32
+#define SSH_KEY_MAX_LINE	16384
+
+static const char *const role_names[] = {
+	"staff", "approver", "contractor", "officer", NULL
+};
+
+const char *
+role_name(unsigned role)
+{
+	switch (role) {
+	case ROLE_STAFF:
+		return "staff";
+	case ROLE_APPROVER:
+		return "approver";
+	case ROLE_CONTRACTOR:
+		return "contractor";
+	case ROLE_OFFICER:
+		return "officer";
+	}
+	return NULL;
+}
+
+void
+user_free(struct user *u)
+{
+	if (u == NULL)
+		return;
+	free(u->name);
+	free(u->organisation);
+	strlist_free(u->ssh_keys, u->n_ssh_keys);
+	free(u->path);
+	free(u);
+}
+
+static int
+b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Strict base64 (padding required) of s[0..len) into out; -1 on error. */
+static long
+b64_decode(unsigned char *out, size_t outlen, const char *s, size_t len)
+{
+	size_t i, o = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	for (i = 0; i < len; i += 4) {
+		int a = b64val(s[i]), b = b64val(s[i + 1]);
+		int c = s[i + 2] == '=' ? -2 : b64val(s[i + 2]);
+		int e = s[i + 3] == '=' ? -2 : b64val(s[i + 3]);
+		uint32_t v;
+
+		if (a < 0 || b < 0 || c == -1 || e == -1)
+			return -1;
+		if ((c == -2 || e == -2) && i + 4 != len)
+			return -1;
+		if (c == -2 && e != -2)
+			return -1;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 |
+		    (uint32_t)(c < 0 ? 0 : c) << 6 | (uint32_t)(e < 0 ? 0 : e);
+		if (o + 3 > outlen)
+			return -1;
+		out[o++] = (unsigned char)(v >> 16);
+		if (c >= 0)
+			out[o++] = (unsigned char)(v >> 8);
+		if (e >= 0)
+			out[o++] = (unsigned char)v;
+	}
+	return (long)o;
+}
+
+static const char *const ssh_key_types[] = {
+	"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+	"ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+	"sk-ecdsa-sha2-nistp256@openssh.com", NULL
+};
+
+/*
+ * Check the shape of one authorized_keys line: "TYPE BASE64 [comment]",
+ * a known key type, valid base64 whose blob starts with the same type name.
+ * Options before the type are refused (the gateway would not enforce them).
+ */
+static int
+ssh_key_check(const char *line, char *why, size_t whylen)
+{
+	unsigned char blob[8192];
+	const char *p = line, *t, *b;
+	size_t tlen, blen, i;
+	long n;
+	uint32_t l;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	t = p;
+	while (*p != '\0' && *p != ' ' && *p != '\t')
+		p++;
+	tlen = (size_t)(p - t);
+	for (i = 0; ssh_key_types[i] != NULL; i++)
+		if (strlen(ssh_key_types[i]) == tlen &&
+		    memcmp(ssh_key_types[i], t, tlen) == 0)
+			break;
+	if (ssh_key_types[i] == NULL) {
+		snprintf(why, whylen, "not an SSH public key line (unknown "
+		    "key type '%.*s'; options are not supported)",
+		    (int)(tlen > 40 ? 40 : tlen), t);
+		return RG_EINVAL;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	b = p;
+	while (*p != '\0' && *p != ' ' && *p != '\t')
+		p++;
+	blen = (size_t)(p - b);
+	if (blen == 0) {
+		snprintf(why, whylen, "SSH key has no key data");
+		return RG_EINVAL;
+	}
+	n = b64_decode(blob, sizeof(blob), b, blen);
+	if (n < 4) {
+		snprintf(why, whylen, "SSH key data is not valid base64");
+		return RG_EINVAL;
+	}
+	l = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 |
+	    (uint32_t)blob[2] << 8 | blob[3];
+	if (l != tlen || (size_t)n < 4 + tlen || memcmp(blob + 4, t, tlen) != 0) {
+		snprintf(why, whylen, "SSH key data does not match its type "
+		    "'%.*s'", (int)tlen, t);
+		return RG_EINVAL;
+	}
+	if (strchr(line, '\n') != NULL || strchr(line, '\r') != NULL) {
+		snprintf(why, whylen, "SSH key must be one line");
+		return RG_EINVAL;
+	}
+	return RG_OK;
+}
+
+static const char *const user_keys[] = {
+	"roles", "organisation", "ssh_keys", "valid_until", "training_expires",
+	NULL
+};
+static const char *const user_required[] = {
+	"roles", "organisation", "ssh_keys", NULL
+};
+
+static int
+parse_roles(struct user *u, const struct ynode *v, const char *f,
+    struct diag *d)
+{
+	size_t i;
+	int rc, idx;
+
+	if (v->kind != YNODE_SEQ || v->n == 0)
+		return yerr(d, RG_EPARSE, f, v,
+		    "'roles' must be a list of at least one of staff, "
+		    "approver, contractor, officer");
+	for (i = 0; i < v->n; i++) {
+		if ((rc = yget_enum(&idx, v->kids[i], "roles", role_names, f,
+		    d)))
+			return rc;
+		if (u->roles & (1u << idx))
+			return yerr(d, RG_EPARSE, f, v->kids[i],
+			    "'roles' lists '%s' twice", role_names[idx]);
+		u->roles |= 1u << idx;
+	}
+	if ((u->roles & ROLE_CONTRACTOR) &&
+	    (u->roles & (ROLE_STAFF | ROLE_APPROVER | ROLE_OFFICER)))
+		return yerr(d, RG_EPARSE, f, v, "a contractor cannot also hold "
+		    "a department role (staff, approver, officer)");
+	return RG_OK;
+}
+
+static int
+parse_user(struct user *u, const struct ynode *root, const char *f,
+    struct diag *d)
+{
+	const struct ynode *v;
+	char why[200];
+	size_t i;
+	int rc;
+
+	if ((rc = ymap_check(root, user_keys, user_required, "user", f, d)))
+		return rc;
+	if ((rc = parse_roles(u, ymap_get(root, "roles"), f, d)))
+		return rc;
+	v = ymap_get(root, "organisation");
+	if ((rc = yget_str(&u->organisation, v, "organisation", 128, f, d)))
+		return rc;
+	if (!name_is_safe(u->organisation, 128))
+		return yerr(d, RG_EPARSE, f, v, "'organisation' must be a "
+		    "name of letters, digits, '.', '_' and '-'");
+	v = ymap_get(root, "ssh_keys");
+	if ((rc = yget_strlist(&u->ssh_keys, &u->n_ssh_keys, NULL, v,
+	    "ssh_keys", USER_MAX_KEYS, SSH_KEY_MAX_LINE, 1, f, d)))
+		return rc;
+	for (i = 0; i < u->n_ssh_keys; i++)
+		if (ssh_key_check(u->ssh_keys[i], why, sizeof(why)) != RG_OK)
+			return yerr(d, RG_EPARSE, f, v->kids[i], "%s", why);
+	if ((v = ymap_get(root, "valid_until")) &&
+	    (rc = yget_date(&u->valid_until, v, "valid_until", f, d)))
+		return rc;
+	if ((v = ymap_get(root, "training_expires")) &&
+	    (rc = yget_date(&u->training_expires, v, "training_expires", f, d)))
+		return rc;
+	return RG_OK;
+}
+
+/* The user name is the file name without its folder and ".yaml". */
+static int
+name_from_path(char **out, const char *path)
+{
+	const char *b = strrchr(path, '/');
+	size_t n;
+
+	b = b ? b + 1 : path;
+	n = strlen(b);
+	if (n > 5 && strcmp(b + n - 5, ".yaml") == 0)
+		n -= 5;
+	else if (n > 4 && strcmp(b + n - 4, ".yml") == 0)
+		n -= 4;
+	if ((*out = strndup(b, n)) == NULL)
+		return RG_ENOMEM;
+	return RG_OK;
+}
+
+/*
+ * Load users/NAME.yaml strictly. *out is the caller's (user_free()); on
+ * error returns a negative RG_E* code with file:line:col in *d.
+ */
+int
+user_load(struct user **out, const char *path, struct diag *d)
+{
+	struct ynode *root = NULL;
+	struct user *u;
+	int rc;
+
+	*out = NULL;
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return diag_set(d, RG_ENOMEM, path, 0, 0, "out of memory");
+	u->valid_until = DATE_UNSET;
+	u->training_expires = DATE_UNSET;
+	if ((u->path = strdup(path)) == NULL ||
+	    name_from_path(&u->name, path) != RG_OK) {
+		user_free(u);
+		return diag_set(d, RG_ENOMEM, path, 0, 0, "out of memory");
+	}
+	if (!name_is_safe(u->name, 64)) {
+		rc = diag_set(d, RG_EINVAL, path, 0, 0, "'%.80s' is not a "
+		    "valid user name (letters, digits, '.', '_', '-'; at most "
+		    "64)", u->name);
+		user_free(u);
+		return rc;
+	}
+	if ((rc = ytree_load(&root, path, d)) == RG_OK)
+		rc = parse_user(u, root, path, d);
+	ynode_free(root);
+	if (rc) {
+		user_free(u);
+		return rc;
+	}
+	*out = u;
+	return RG_OK;
+}
