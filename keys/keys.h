@@ -86,4 +86,58 @@ int	gateway_pgp_verify(const char *state_dir, const void *data, size_t len,
 int	gateway_pgp_export(const char *state_dir, struct buf *out,
 	    struct diag *d);
 
+
+/* ---- SSH keys (keys/ssh_keys.c): host keys and authorized keys ------- */
+
+struct ssh_key_struct;		/* libssh's key; only gateway/ holds one */
+
+#define SSH_HOSTKEY_ED25519	"ssh_host_ed25519_key"
+#define SSH_HOSTKEY_ECDSA	"ssh_host_ecdsa_key"
+
+/*
+ * Make STATE_DIR/ssh/ (0700) and, where missing, an Ed25519 and an ECDSA
+ * P-256 host key in it (private key 0600 in OpenSSH format, and NAME.pub).
+ * Existing keys are kept. Writes the two private key paths into ed_path and
+ * ec_path (each pathlen bytes).
+ */
+int	ssh_hostkeys_ensure(const char *state_dir, char *ed_path,
+	    char *ec_path, size_t pathlen, struct diag *d);
+/*
+ * 1 when the public key `key` equals the key of one of the n
+ * authorized_keys lines; 0 otherwise. Lines with options (from=, command=,
+ * ...), certificates and lines that do not parse never match.
+ */
+int	ssh_key_authorized(struct ssh_key_struct *key, char *const *lines,
+	    size_t n);
+/* Check one authorized_keys line: RG_OK, or RG_EPARSE with why in d. */
+int	ssh_authorized_line_check(const char *line, struct diag *d);
+/*
+ * Make a new Ed25519 user key: private key at path (0600, OpenSSH format,
+ * no passphrase) and its authorized_keys line ("ssh-ed25519 B64 comment")
+ * at path.pub; the line also into line[linelen] when line is not NULL.
+ */
+int	ssh_userkey_generate(const char *path, const char *comment,
+	    char *line, size_t linelen, struct diag *d);
+
+/* ---- signing and encrypting releases (keys/pgp_encrypt.c) ------------- */
+
+/* Plaintext source: up to len bytes into buf; bytes given, 0 at the end,
+ * -1 on error. */
+typedef long (*pgp_read_fn)(void *arg, void *buf, size_t len);
+/* Ciphertext sink: all len bytes or -1. */
+typedef long (*pgp_write_fn)(void *arg, const void *buf, size_t len);
+
+/*
+ * Sign with the gateway key (STATE_DIR/gnupg, made on first use) and
+ * encrypt to every recipient fingerprint, streaming: plaintext is pulled
+ * through rd, the binary OpenPGP message pushed through wr. No OpenPGP
+ * compression (the payload is compressed already). Recipients' public keys
+ * are imported from pgp_dir (CONFIG/keys/pgp) into the gateway keyring when
+ * missing. RG_ENOENT when a recipient key is missing, RG_ECRYPTO when GnuPG
+ * fails; detail in d.
+ */
+int	pgp_encrypt_sign(const char *state_dir, const char *pgp_dir,
+	    char *const *recipients, size_t n_recipients, pgp_read_fn rd,
+	    void *rd_arg, pgp_write_fn wr, void *wr_arg, struct diag *d);
+
 #endif /* RG_KEYS_H */

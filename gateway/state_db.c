@@ -1,0 +1,647 @@
+/*
+ * The release worker's own state: STATE/state.db (SQLite, WAL,
+ * synchronous=FULL). Requests and their states, approvals, releases with
+ * their retention and download counts, contract totals and the files of
+ * token fingerprints per release. Only the worker opens it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "gateway/worker_internal.h"
+
+struct state_db {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS requests("
+    " id TEXT PRIMARY KEY, submitter TEXT NOT NULL, folder TEXT NOT NULL,"
+    " contract TEXT NOT NULL DEFAULT '', dataset TEXT NOT NULL DEFAULT '',"
+    " state TEXT NOT NULL, release TEXT NOT NULL DEFAULT '',"
+    " rows INTEGER NOT NULL DEFAULT -1, submitted TEXT NOT NULL,"
+    " updated TEXT NOT NULL, UNIQUE(submitter, folder));"
+    "CREATE INDEX IF NOT EXISTS requests_state ON requests(state);"
+    "CREATE TABLE IF NOT EXISTS day_counters("
+    " day TEXT PRIMARY KEY, last INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS approvals("
+    " request TEXT NOT NULL, approver TEXT NOT NULL, reason TEXT,"
+    " time TEXT NOT NULL, PRIMARY KEY(request, approver));"
+    "CREATE TABLE IF NOT EXISTS releases("
+    " id TEXT PRIMARY KEY, contract TEXT NOT NULL, dataset TEXT NOT NULL,"
+    " request TEXT NOT NULL UNIQUE, seq INTEGER NOT NULL,"
+    " rows INTEGER NOT NULL, state TEXT NOT NULL,"
+    " published TEXT NOT NULL DEFAULT '', expires_day INTEGER NOT NULL"
+    " DEFAULT -1, max_downloads INTEGER NOT NULL DEFAULT -1,"
+    " downloads INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS releases_contract ON releases(contract);"
+    "CREATE TABLE IF NOT EXISTS downloads("
+    " entry TEXT PRIMARY KEY, release TEXT NOT NULL, user TEXT NOT NULL,"
+    " time TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS token_files("
+    " release TEXT PRIMARY KEY, contract TEXT NOT NULL, path TEXT NOT NULL,"
+    " count INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS token_files_contract ON"
+    " token_files(contract);";
+
+static int
+exec_sql(struct state_db *db, const char *sql)
+{
+	return sqlite3_exec(db->db, sql, NULL, NULL, NULL) == SQLITE_OK ?
+	    RG_OK : RG_EDB;
+}
+
+/* Open (creating) STATE/state.db. */
+int
+state_db_open(struct state_db **out, const char *state_dir, struct diag *d)
+{
+	char path[PATH_MAX];
+	struct state_db *db;
+	int n;
+
+	*out = NULL;
+	n = snprintf(path, sizeof(path), "%s/state.db", state_dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return diag_set(d, RG_EINVAL, state_dir, 0, 0,
+		    "path too long");
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return RG_ENOMEM;
+	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		diag_set(d, RG_EDB, path, 0, 0, "%s",
+		    db->db ? sqlite3_errmsg(db->db) : "cannot open");
+		state_db_close(db);
+		return RG_EDB;
+	}
+	sqlite3_busy_timeout(db->db, 10000);
+	if (exec_sql(db, "PRAGMA journal_mode=WAL;") != 0 ||
+	    exec_sql(db, "PRAGMA synchronous=FULL;") != 0 ||
+	    exec_sql(db, "PRAGMA foreign_keys=ON;") != 0 ||
+	    exec_sql(db, schema) != 0) {
+		diag_set(d, RG_EDB, path, 0, 0, "%s", sqlite3_errmsg(db->db));
+		state_db_close(db);
+		return RG_EDB;
+	}
+	*out = db;
+	return RG_OK;
+}
+
+/* Close; NULL-safe. */
+void
+state_db_close(struct state_db *db)
+{
+	if (db == NULL)
+		return;
+	sqlite3_close(db->db);
+	free(db);
+}
+
+/* BEGIN IMMEDIATE. */
+int
+state_db_begin(struct state_db *db)
+{
+	return exec_sql(db, "BEGIN IMMEDIATE;");
+}
+
+/* COMMIT. */
+int
+state_db_commit(struct state_db *db)
+{
+	return exec_sql(db, "COMMIT;");
+}
+
+/* ROLLBACK (ignoring "no transaction"). */
+void
+state_db_rollback(struct state_db *db)
+{
+	(void)exec_sql(db, "ROLLBACK;");
+}
+
+/* Prepare sql and bind the NULL-terminated text arguments in order. */
+static sqlite3_stmt *
+prep(struct state_db *db, const char *sql, ...)
+{
+	sqlite3_stmt *st = NULL;
+	const char *s;
+	va_list ap;
+	int i = 1;
+
+	if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	va_start(ap, sql);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		sqlite3_bind_text(st, i++, s, -1, SQLITE_TRANSIENT);
+	va_end(ap);
+	return st;
+}
+
+static void
+col_text(sqlite3_stmt *st, int i, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	rg_strlcpy(out, t ? (const char *)t : "", len);
+}
+
+static void
+now_text(char out[40])
+{
+	time_rfc3339_now(out, 40);
+}
+
+#define REQ_COLS "id, submitter, folder, contract, dataset, state, release," \
+	" rows, submitted, updated"
+
+static void
+request_row(sqlite3_stmt *st, struct request_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	col_text(st, 0, r->id, sizeof(r->id));
+	col_text(st, 1, r->submitter, sizeof(r->submitter));
+	col_text(st, 2, r->folder, sizeof(r->folder));
+	col_text(st, 3, r->contract, sizeof(r->contract));
+	col_text(st, 4, r->dataset, sizeof(r->dataset));
+	col_text(st, 5, r->state, sizeof(r->state));
+	col_text(st, 6, r->release, sizeof(r->release));
+	r->rows = sqlite3_column_int64(st, 7);
+	col_text(st, 8, r->submitted, sizeof(r->submitted));
+	col_text(st, 9, r->updated, sizeof(r->updated));
+}
+
+/* Run a single-row SELECT of requests; RG_ENOENT when none. */
+static int
+request_select(sqlite3_stmt *st, struct request_rec *out)
+{
+	int rc;
+
+	if (st == NULL)
+		return RG_EDB;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		request_row(st, out);
+		rc = RG_OK;
+	} else
+		rc = rc == SQLITE_DONE ? RG_ENOENT : RG_EDB;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Find a request by (user, folder). */
+int
+state_db_request_by_folder(struct state_db *db, const char *user,
+    const char *folder, struct request_rec *out)
+{
+	return request_select(prep(db, "SELECT " REQ_COLS " FROM requests"
+	    " WHERE submitter = ?1 AND folder = ?2;", user, folder, NULL), out);
+}
+
+/* Read one request by ID. */
+int
+state_db_request_get(struct state_db *db, const char *id,
+    struct request_rec *out)
+{
+	return request_select(prep(db, "SELECT " REQ_COLS " FROM requests"
+	    " WHERE id = ?1;", id, NULL), out);
+}
+
+/* Find or make the request of (user, folder). */
+int
+state_db_request_open(struct state_db *db, const char *user,
+    const char *folder, struct request_rec *out, int *created,
+    struct diag *d)
+{
+	char day[16], ymd[16], id[RG_ID_MAX], now[40];
+	sqlite3_stmt *st;
+	int64_t last = 0;
+	int rc;
+
+	*created = 0;
+	if ((rc = state_db_request_by_folder(db, user, folder, out)) !=
+	    RG_ENOENT)
+		return rc;
+	date_today(day, sizeof(day));	/* YYYY-MM-DD */
+	snprintf(ymd, sizeof(ymd), "%.4s%.2s%.2s", day, day + 5, day + 8);
+	if (state_db_begin(db) != 0)
+		return diag_set(d, RG_EDB, "state.db", 0, 0, "%s",
+		    sqlite3_errmsg(db->db));
+	st = prep(db, "SELECT last FROM day_counters WHERE day = ?1;", ymd,
+	    NULL);
+	if (st == NULL)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		last = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	last++;
+	if (last > 9999) {
+		state_db_rollback(db);
+		return diag_set(d, RG_ETOOBIG, "state.db", 0, 0,
+		    "more than 9999 requests today");
+	}
+	snprintf(id, sizeof(id), "R-%s-%04lld", ymd, (long long)last);
+	now_text(now);
+	st = prep(db, "INSERT INTO day_counters(day, last) VALUES(?1, ?2)"
+	    " ON CONFLICT(day) DO UPDATE SET last = excluded.last;", ymd, NULL);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 2, last);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	st = prep(db, "INSERT INTO requests(id, submitter, folder, state,"
+	    " submitted, updated) VALUES(?1, ?2, ?3, 'submitted', ?4, ?4);",
+	    id, user, folder, now, NULL);
+	if (st == NULL)
+		goto fail;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || state_db_commit(db) != 0)
+		goto fail;
+	*created = 1;
+	return state_db_request_get(db, id, out);
+fail:
+	diag_set(d, RG_EDB, "state.db", 0, 0, "%s", sqlite3_errmsg(db->db));
+	state_db_rollback(db);
+	return RG_EDB;
+}
+
+/* Store the mutable fields of a request. */
+int
+state_db_request_put(struct state_db *db, const struct request_rec *r)
+{
+	char now[40];
+	sqlite3_stmt *st;
+	int rc;
+
+	now_text(now);
+	st = prep(db, "UPDATE requests SET contract = ?2, dataset = ?3,"
+	    " state = ?4, release = ?5, updated = ?6, rows = ?7"
+	    " WHERE id = ?1;", r->id, r->contract, r->dataset, r->state,
+	    r->release, now, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	sqlite3_bind_int64(st, 7, r->rows);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return RG_EDB;
+	return sqlite3_changes(db->db) == 1 ? RG_OK : RG_ENOENT;
+}
+
+/* Collect the first text column of every row into a fixed-width array. */
+static int
+collect_ids(sqlite3_stmt *st, char (**ids)[RG_ID_MAX], size_t *n)
+{
+	char (*v)[RG_ID_MAX] = NULL;
+	size_t nv = 0, cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if (st == NULL)
+		return RG_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nv == cap) {
+			char (*nvp)[RG_ID_MAX];
+
+			cap = cap ? cap * 2 : 8;
+			if ((nvp = realloc(v, cap * sizeof(*v))) == NULL) {
+				free(v);
+				sqlite3_finalize(st);
+				return RG_ENOMEM;
+			}
+			v = nvp;
+		}
+		col_text(st, 0, v[nv++], RG_ID_MAX);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return RG_EDB;
+	}
+	*ids = v;
+	*n = nv;
+	return RG_OK;
+}
+
+/* IDs of requests in one state, oldest first. */
+int
+state_db_requests_in(struct state_db *db, const char *state,
+    char (**ids)[RG_ID_MAX], size_t *n)
+{
+	return collect_ids(prep(db, "SELECT id FROM requests WHERE state = ?1"
+	    " ORDER BY submitted, id;", state, NULL), ids, n);
+}
+
+/* Record one approval. */
+int
+state_db_approval_add(struct state_db *db, const char *request,
+    const char *approver, const char *reason)
+{
+	char now[40];
+	sqlite3_stmt *st;
+	int rc;
+
+	now_text(now);
+	st = prep(db, "INSERT OR IGNORE INTO approvals(request, approver,"
+	    " reason, time) VALUES(?1, ?2, ?3, ?4);", request, approver,
+	    reason ? reason : "", now, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return RG_EDB;
+	return sqlite3_changes(db->db) == 1 ? RG_OK : RG_EEXIST;
+}
+
+/* Approvers of a request, in the order they approved. */
+int
+state_db_approvals(struct state_db *db, const char *request,
+    char (*out)[RG_NAME_MAX], size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	st = prep(db, "SELECT approver FROM approvals WHERE request = ?1"
+	    " ORDER BY time, approver;", request, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (*n < max)
+			col_text(st, 0, out[(*n)++], RG_NAME_MAX);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+}
+
+/* Rows and releases so far under a contract's dataset. */
+int
+state_db_contract_totals(struct state_db *db, const char *contract,
+    const char *dataset, int64_t *rows, int64_t *releases)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*rows = 0;
+	*releases = 0;
+	st = prep(db, "SELECT COALESCE(SUM(rows), 0), COUNT(*) FROM releases"
+	    " WHERE contract = ?1 AND dataset = ?2;", contract, dataset, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*rows = sqlite3_column_int64(st, 0);
+		*releases = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RG_OK : RG_EDB;
+}
+
+/* Assign the next release ID of a contract; idempotent per request. */
+int
+state_db_release_assign(struct state_db *db, const char *contract,
+    const char *dataset, const char *request, int64_t rows,
+    char id[RG_ID_MAX], struct diag *d)
+{
+	sqlite3_stmt *st;
+	int64_t seq = 0;
+	int rc;
+
+	st = prep(db, "SELECT id FROM releases WHERE request = ?1;", request,
+	    NULL);
+	if (st == NULL)
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		col_text(st, 0, id, RG_ID_MAX);
+		sqlite3_finalize(st);
+		return RG_OK;
+	}
+	sqlite3_finalize(st);
+	st = prep(db, "SELECT COALESCE(MAX(seq), 0) FROM releases"
+	    " WHERE contract = ?1;", contract, NULL);
+	if (st == NULL)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		seq = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	seq++;
+	if (seq > 999)
+		return diag_set(d, RG_ETOOBIG, "state.db", 0, 0,
+		    "contract %s has 999 releases", contract);
+	rc = snprintf(id, RG_ID_MAX, "%s-%03lld", contract, (long long)seq);
+	if (rc < 0 || rc >= RG_ID_MAX)
+		return diag_set(d, RG_EINVAL, "state.db", 0, 0,
+		    "contract id too long");
+	st = prep(db, "INSERT INTO releases(id, contract, dataset, request,"
+	    " seq, rows, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'approved');",
+	    id, contract, dataset, request, NULL);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 5, seq);
+	sqlite3_bind_int64(st, 6, rows);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	return RG_OK;
+fail:
+	return diag_set(d, RG_EDB, "state.db", 0, 0, "%s",
+	    sqlite3_errmsg(db->db));
+}
+
+/* Read one release. */
+int
+state_db_release_get(struct state_db *db, const char *id,
+    struct release_rec *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = prep(db, "SELECT id, contract, request, rows, state, published,"
+	    " expires_day, max_downloads, downloads FROM releases"
+	    " WHERE id = ?1;", id, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		col_text(st, 0, out->id, sizeof(out->id));
+		col_text(st, 1, out->contract, sizeof(out->contract));
+		col_text(st, 2, out->request, sizeof(out->request));
+		out->rows = sqlite3_column_int64(st, 3);
+		col_text(st, 4, out->state, sizeof(out->state));
+		col_text(st, 5, out->published, sizeof(out->published));
+		out->expires_day = (long)sqlite3_column_int64(st, 6);
+		out->max_downloads = (long)sqlite3_column_int64(st, 7);
+		out->downloads = sqlite3_column_int64(st, 8);
+		rc = RG_OK;
+	} else
+		rc = rc == SQLITE_DONE ? RG_ENOENT : RG_EDB;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Mark a release published with its retention limits. */
+int
+state_db_release_published(struct state_db *db, const char *id,
+    const char *time, long expires_day, long max_downloads)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = prep(db, "UPDATE releases SET state = 'published', published = ?2,"
+	    " expires_day = ?3, max_downloads = ?4 WHERE id = ?1;", id, time,
+	    NULL);
+	if (st == NULL)
+		return RG_EDB;
+	sqlite3_bind_int64(st, 3, expires_day);
+	sqlite3_bind_int64(st, 4, max_downloads);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+}
+
+/* Set a release's state. */
+int
+state_db_release_set_state(struct state_db *db, const char *id,
+    const char *state)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = prep(db, "UPDATE releases SET state = ?2 WHERE id = ?1;", id,
+	    state, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+}
+
+/* Count one complete download once per queue entry. */
+int
+state_db_download_add(struct state_db *db, const char *release,
+    const char *entry, const char *user, int64_t *count)
+{
+	char now[40];
+	sqlite3_stmt *st;
+	int rc;
+
+	now_text(now);
+	if (state_db_begin(db) != 0)
+		return RG_EDB;
+	st = prep(db, "INSERT OR IGNORE INTO downloads(entry, release, user,"
+	    " time) VALUES(?1, ?2, ?3, ?4);", entry, release, user, now, NULL);
+	if (st == NULL)
+		goto fail;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	st = prep(db, "UPDATE releases SET downloads = (SELECT COUNT(*) FROM"
+	    " downloads WHERE release = ?1) WHERE id = ?1;", release, NULL);
+	if (st == NULL)
+		goto fail;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	st = prep(db, "SELECT COUNT(*) FROM downloads WHERE release = ?1;",
+	    release, NULL);
+	if (st == NULL)
+		goto fail;
+	*count = sqlite3_step(st) == SQLITE_ROW ?
+	    sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (state_db_commit(db) != 0)
+		goto fail;
+	return RG_OK;
+fail:
+	state_db_rollback(db);
+	return RG_EDB;
+}
+
+/* Published releases due to expire. */
+int
+state_db_releases_due(struct state_db *db, long today,
+    char (**ids)[RG_ID_MAX], size_t *n)
+{
+	sqlite3_stmt *st;
+
+	st = prep(db, "SELECT id FROM releases WHERE state = 'published' AND"
+	    " ((expires_day >= 0 AND expires_day <= ?1) OR"
+	    " (max_downloads > 0 AND downloads >= max_downloads))"
+	    " ORDER BY id;", NULL);
+	if (st != NULL)
+		sqlite3_bind_int64(st, 1, today);
+	return collect_ids(st, ids, n);
+}
+
+/* Record the fingerprint file of a release. */
+int
+state_db_tokens_add(struct state_db *db, const char *contract,
+    const char *release, const char *path, int64_t count)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = prep(db, "INSERT OR REPLACE INTO token_files(release, contract,"
+	    " path, count) VALUES(?1, ?2, ?3, ?4);", release, contract, path,
+	    NULL);
+	if (st == NULL)
+		return RG_EDB;
+	sqlite3_bind_int64(st, 4, count);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+}
+
+/* Fingerprint files of every other contract. */
+int
+state_db_tokens_others(struct state_db *db, const char *contract,
+    char (**paths)[1024], size_t *n)
+{
+	char (*v)[1024] = NULL;
+	size_t nv = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*paths = NULL;
+	*n = 0;
+	st = prep(db, "SELECT path FROM token_files WHERE contract != ?1"
+	    " ORDER BY release;", contract, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nv == cap) {
+			char (*nvp)[1024];
+
+			cap = cap ? cap * 2 : 8;
+			if ((nvp = realloc(v, cap * sizeof(*v))) == NULL) {
+				free(v);
+				sqlite3_finalize(st);
+				return RG_ENOMEM;
+			}
+			v = nvp;
+		}
+		col_text(st, 0, v[nv++], 1024);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return RG_EDB;
+	}
+	*paths = v;
+	*n = nv;
+	return RG_OK;
+}

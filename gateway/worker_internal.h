@@ -1,0 +1,191 @@
+/*
+ * gateway/worker_internal.h — pieces of the release worker shared between
+ * gateway/worker*.c, gateway/state_db.c and gateway/package*.c. Internal to
+ * gateway/; the worker's public entry points are in gateway/gateway.h.
+ */
+#ifndef RG_GATEWAY_WORKER_INTERNAL_H
+#define RG_GATEWAY_WORKER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/common.h"
+
+#define RG_ID_MAX	320	/* request and release IDs, contract IDs */
+#define RG_NAME_MAX	256	/* user and folder names */
+
+/* ---- state.db (gateway/state_db.c) ------------------------------------ */
+
+/* Request states, as product.md names them. */
+#define RQ_SUBMITTED	"submitted"
+#define RQ_CHECKING	"checking"
+#define RQ_FAILED	"failed"
+#define RQ_AWAITING	"awaiting_approval"
+#define RQ_APPROVED	"approved"
+#define RQ_REJECTED	"rejected"
+#define RQ_PUBLISHED	"published"
+#define RQ_EXPIRED	"expired"
+#define RQ_WITHDRAWN	"withdrawn"
+
+struct state_db;
+
+struct request_rec {
+	char	id[RG_ID_MAX];
+	char	submitter[RG_NAME_MAX];
+	char	folder[RG_NAME_MAX];
+	char	contract[RG_ID_MAX];	/* "" until known */
+	char	dataset[RG_NAME_MAX];
+	char	state[24];
+	char	release[RG_ID_MAX];	/* "" until assigned */
+	int64_t	rows;			/* -1 until checked */
+	char	submitted[40];		/* RFC 3339 */
+	char	updated[40];
+};
+
+struct release_rec {
+	char	id[RG_ID_MAX];
+	char	contract[RG_ID_MAX];
+	char	request[RG_ID_MAX];
+	int64_t	rows;
+	char	state[24];		/* approved, published, expired */
+	char	published[40];		/* "" until published */
+	long	expires_day;		/* days since epoch; -1 none */
+	long	max_downloads;		/* -1 none */
+	int64_t	downloads;
+};
+
+/* Open (creating) STATE/state.db. *out is the caller's. */
+int	state_db_open(struct state_db **out, const char *state_dir,
+	    struct diag *d);
+/* Close; NULL-safe. */
+void	state_db_close(struct state_db *db);
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
+int	state_db_begin(struct state_db *db);
+int	state_db_commit(struct state_db *db);
+void	state_db_rollback(struct state_db *db);
+
+/*
+ * Find the request made from spool folder (user, folder), or make a new one
+ * in state `submitted` with the next ID of today (R-YYYYMMDD-NNNN). *created
+ * says which. Idempotent: a repeated submission finds the same request.
+ */
+int	state_db_request_open(struct state_db *db, const char *user,
+	    const char *folder, struct request_rec *out, int *created,
+	    struct diag *d);
+/* Find by (user, folder); RG_ENOENT when there is none. */
+int	state_db_request_by_folder(struct state_db *db, const char *user,
+	    const char *folder, struct request_rec *out);
+/* Read one request by ID; RG_ENOENT when unknown. */
+int	state_db_request_get(struct state_db *db, const char *id,
+	    struct request_rec *out);
+/* Store contract, dataset, state, release and rows of r (by r->id). */
+int	state_db_request_put(struct state_db *db, const struct request_rec *r);
+/* IDs of requests in one state, oldest first. *ids (free()) holds *n. */
+int	state_db_requests_in(struct state_db *db, const char *state,
+	    char (**ids)[RG_ID_MAX], size_t *n);
+
+/* Record one approval; RG_EEXIST when this approver already approved. */
+int	state_db_approval_add(struct state_db *db, const char *request,
+	    const char *approver, const char *reason);
+/* Approvers of a request in order, as a comma-free list: names[i] into
+ * out[i] (at most max). Returns the count via *n. */
+int	state_db_approvals(struct state_db *db, const char *request,
+	    char (*out)[RG_NAME_MAX], size_t max, size_t *n);
+
+/* Rows and releases so far under a contract's dataset (every release that
+ * was assigned an ID counts). */
+int	state_db_contract_totals(struct state_db *db, const char *contract,
+	    const char *dataset, int64_t *rows, int64_t *releases);
+/* Assign the next release ID of a contract (CONTRACT-ID-NNN), state
+ * `approved`; idempotent per request (returns the existing one). */
+int	state_db_release_assign(struct state_db *db, const char *contract,
+	    const char *dataset, const char *request, int64_t rows,
+	    char id[RG_ID_MAX], struct diag *d);
+/* Read one release; RG_ENOENT when unknown. */
+int	state_db_release_get(struct state_db *db, const char *id,
+	    struct release_rec *out);
+/* Mark published with its retention limits. */
+int	state_db_release_published(struct state_db *db, const char *id,
+	    const char *time, long expires_day, long max_downloads);
+/* Set a release's state (e.g. "expired"). */
+int	state_db_release_set_state(struct state_db *db, const char *id,
+	    const char *state);
+/* Count one complete download, once per queue entry; *count is the total. */
+int	state_db_download_add(struct state_db *db, const char *release,
+	    const char *entry, const char *user, int64_t *count);
+/* Published releases due to expire on `today` (by days or downloads).
+ * *ids (free()) holds *n. */
+int	state_db_releases_due(struct state_db *db, long today,
+	    char (**ids)[RG_ID_MAX], size_t *n);
+
+/* Record the fingerprint file of a release's tokens (see worker_tokens.c). */
+int	state_db_tokens_add(struct state_db *db, const char *contract,
+	    const char *release, const char *path, int64_t count);
+/* Fingerprint files of every contract other than `contract`.
+ * *paths (free()) holds *n. */
+int	state_db_tokens_others(struct state_db *db, const char *contract,
+	    char (**paths)[1024], size_t *n);
+
+/* ---- packages (gateway/package.c) ------------------------------------ */
+
+#define PACKAGE_HEAD_MAX	(8u << 20)	/* manifest + sums, as tar */
+
+struct stage;
+
+/* Create a staging .tar.zst at path; threads > 0 lets zstd compress on
+ * that many threads beside the caller. *out is the caller's. */
+int	stage_open(struct stage **out, const char *path, int threads,
+	    struct diag *d);
+/* Start a regular-file entry of exactly size bytes. */
+int	stage_entry_begin(struct stage *s, const char *name, int64_t size,
+	    time_t mtime, struct diag *d);
+/* Append entry data. */
+int	stage_entry_write(struct stage *s, const void *p, size_t n,
+	    struct diag *d);
+/* Finish the current entry. */
+int	stage_entry_end(struct stage *s, struct diag *d);
+/* End the archive, fsync, close and free s. */
+int	stage_close(struct stage *s, struct diag *d);
+/* Free s without finishing and remove the file; NULL-safe. */
+void	stage_abort(struct stage *s);
+
+/* A small file of the head frame. */
+struct package_file {
+	const char *name;		/* path inside the tar */
+	const void *data;
+	size_t	len;
+};
+
+/* The head frame (zstd) of a package: the files as tar entries without the
+ * end-of-archive blocks, to be followed by the stage. */
+int	package_head(struct buf *out, const struct package_file *files,
+	    size_t n, time_t mtime, struct diag *d);
+
+/* ---- token fingerprints (gateway/worker_tokens.c) -------------------- */
+
+/* A growable set of 64-bit token fingerprints, sorted before use. */
+struct fpset {
+	uint64_t *v;
+	size_t	n, cap;
+};
+
+/* Fingerprint of one token: for a 64-hex token the XOR-fold of its 32
+ * bytes, else of its SHA-256. */
+uint64_t token_fingerprint(const char *tok, size_t len);
+/* Add one fingerprint; RG_ENOMEM. */
+int	fpset_add(struct fpset *s, uint64_t fp);
+/* Sort and drop repeats. */
+void	fpset_finish(struct fpset *s);
+/* Free storage; NULL-safe. */
+void	fpset_free(struct fpset *s);
+/* Write a sorted set durably to path (8-byte big-endian values). */
+int	fpset_write(const struct fpset *s, const char *path, struct diag *d);
+/* Count the members of sorted s also in the sorted file at path,
+ * streaming the file. */
+int	fpset_overlap_file(const struct fpset *s, const char *path,
+	    int64_t *count, struct diag *d);
+/* Read a fingerprint file back into s (sorted). */
+int	fpset_read(struct fpset *s, const char *path, struct diag *d);
+
+#endif /* RG_GATEWAY_WORKER_INTERNAL_H */

@@ -1,0 +1,281 @@
+/*
+ * Token fingerprints for masking.linkable: every release keeps the sorted
+ * 64-bit fingerprints of its pseudonym tokens in a file
+ * (STATE/tokens/CONTRACT/RELEASE.fp, 8-byte big-endian values), listed in
+ * state.db per contract. A new release is compared with the files of every
+ * other contract by a streaming merge; any common fingerprint refuses it.
+ * Equal tokens always give equal fingerprints; a false overlap needs a
+ * 64-bit collision.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "gateway/worker_internal.h"
+
+#define FPSET_MAX	((size_t)1 << 31)	/* cap on members */
+
+static int
+hexv(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static uint64_t
+load_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+store_be64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+/* Fingerprint of one token. */
+uint64_t
+token_fingerprint(const char *tok, size_t len)
+{
+	unsigned char b[32];
+	size_t i;
+
+	if (len == 64) {
+		for (i = 0; i < 32; i++) {
+			int hi = hexv((unsigned char)tok[2 * i]);
+			int lo = hexv((unsigned char)tok[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				break;
+			b[i] = (unsigned char)(hi << 4 | lo);
+		}
+		if (i == 32)
+			return load_be64(b) ^ load_be64(b + 8) ^
+			    load_be64(b + 16) ^ load_be64(b + 24);
+	}
+	SHA256((const unsigned char *)tok, len, b);
+	return load_be64(b);
+}
+
+/* Add one fingerprint. */
+int
+fpset_add(struct fpset *s, uint64_t fp)
+{
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 4096;
+		uint64_t *nv;
+
+		if (ncap > FPSET_MAX)
+			return RG_ETOOBIG;
+		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
+			return RG_ENOMEM;
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = fp;
+	return RG_OK;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort and drop repeats. */
+void
+fpset_finish(struct fpset *s)
+{
+	size_t i, j;
+
+	if (s->n < 2)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), u64_cmp);
+	for (i = 1, j = 1; i < s->n; i++)
+		if (s->v[i] != s->v[j - 1])
+			s->v[j++] = s->v[i];
+	s->n = j;
+}
+
+/* Free storage; NULL-safe. */
+void
+fpset_free(struct fpset *s)
+{
+	if (s == NULL)
+		return;
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+/* Write the sorted set durably (tmp, fsync, rename, fsync folder). */
+int
+fpset_write(const struct fpset *s, const char *path, struct diag *d)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
+	unsigned char blk[8 * 1024];
+	size_t i = 0;
+	int fd, n;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return diag_set(d, RG_EINVAL, path, 0, 0, "path too long");
+	rg_strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (dir_make(dir, 0700) != 0)
+			return diag_set(d, RG_EIO, dir, 0, 0, "mkdir: %s",
+			    strerror(errno));
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1)
+		return diag_set(d, RG_EIO, tmp, 0, 0, "open: %s",
+		    strerror(errno));
+	while (i < s->n) {
+		size_t k = 0, off = 0;
+
+		while (i < s->n && k + 8 <= sizeof(blk)) {
+			store_be64(blk + k, s->v[i++]);
+			k += 8;
+		}
+		while (off < k) {
+			ssize_t w = write(fd, blk + off, k - off);
+
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				goto fail;
+			off += (size_t)w;
+		}
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return diag_set(d, RG_EIO, path, 0, 0, "rename: %s",
+		    strerror(errno));
+	}
+	if (slash != NULL)
+		(void)dir_fsync(dir);
+	return RG_OK;
+fail:
+	diag_set(d, RG_EIO, tmp, 0, 0, "write: %s", strerror(errno));
+	close(fd);
+	unlink(tmp);
+	return RG_EIO;
+}
+
+/* Stream a fingerprint file through cb(ctx, value) in file order. */
+static int
+fp_stream(const char *path, int (*cb)(void *, uint64_t), void *ctx,
+    struct diag *d)
+{
+	unsigned char blk[8 * 1024];
+	size_t have = 0;
+	int fd, rc = RG_OK;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return RG_OK;	/* a purged release keeps no file */
+		return diag_set(d, RG_EIO, path, 0, 0, "open: %s",
+		    strerror(errno));
+	}
+	for (;;) {
+		ssize_t r = read(fd, blk + have, sizeof(blk) - have);
+		size_t i;
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = diag_set(d, RG_EIO, path, 0, 0, "read: %s",
+			    strerror(errno));
+			break;
+		}
+		have += (size_t)r;
+		for (i = 0; i + 8 <= have; i += 8)
+			if ((rc = cb(ctx, load_be64(blk + i))) != 0)
+				goto out;
+		memmove(blk, blk + i, have - i);
+		have -= i;
+		if (r == 0)
+			break;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+struct merge {
+	const struct fpset *s;
+	size_t	i;
+	int64_t	count;
+};
+
+static int
+merge_cb(void *ctx, uint64_t v)
+{
+	struct merge *m = ctx;
+
+	while (m->i < m->s->n && m->s->v[m->i] < v)
+		m->i++;
+	if (m->i < m->s->n && m->s->v[m->i] == v)
+		m->count++;
+	return RG_OK;
+}
+
+/* Count members of sorted s also present in the sorted file at path. */
+int
+fpset_overlap_file(const struct fpset *s, const char *path, int64_t *count,
+    struct diag *d)
+{
+	struct merge m = { s, 0, 0 };
+	int rc;
+
+	rc = fp_stream(path, merge_cb, &m, d);
+	*count = m.count;
+	return rc;
+}
+
+static int
+read_cb(void *ctx, uint64_t v)
+{
+	return fpset_add(ctx, v);
+}
+
+/* Read a fingerprint file back into s. */
+int
+fpset_read(struct fpset *s, const char *path, struct diag *d)
+{
+	int rc = fp_stream(path, read_cb, s, d);
+
+	if (rc == RG_OK)
+		fpset_finish(s);
+	return rc;
+}
