@@ -1,4 +1,0 @@
-/* placeholder so the library exists until its first source lands */
-#include "config.h"
-extern int rg_checks_placeholder;
-int rg_checks_placeholder;
