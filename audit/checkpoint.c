@@ -8,8 +8,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "audit/audit_int.h"
 #include "keys/keys.h"
@@ -23,12 +27,35 @@ audit_checkpoint_statement(uint64_t seq, const char *hash, struct buf *out)
 	    (unsigned long long)seq, hash);
 }
 
-int
-audit_checkpoint_sign(struct audit_store *s, const char *state_dir,
-    uint64_t seq, const char *hash, struct diag *d)
+/* Serialise signers across processes, so the latest-checkpoint file only
+ * ever moves forward. */
+static int
+sign_lock(const char *state_dir, struct diag *d)
 {
-	struct buf st, sig, head;
 	char path[4096];
+	int fd;
+
+	if (audit_path(path, sizeof(path), state_dir, "checkpoint.lock") != 0)
+		return diag_set(d, RG_EINVAL, state_dir, 0, 0, "path too long");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return diag_set(d, RG_EIO, path, 0, 0, "open: %s",
+		    strerror(errno));
+	if (flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		return diag_set(d, RG_EIO, path, 0, 0, "lock: %s",
+		    strerror(errno));
+	}
+	return fd;
+}
+
+static int
+sign_one(struct audit_store *s, const char *state_dir, uint64_t seq,
+    const char *hash, struct diag *d)
+{
+	char path[4096], oldhash[AUDIT_HASH_HEX + 1];
+	struct buf st, sig, head;
+	uint64_t oldseq = 0;
 	int rc;
 
 	buf_init(&st, 512);
@@ -42,6 +69,9 @@ audit_checkpoint_sign(struct audit_store *s, const char *state_dir,
 		goto out;
 	if ((rc = s->ops->sig_put(s, seq, hash, (char *)sig.data, d)) != 0)
 		goto out;
+	if (audit_head_read(state_dir, &oldseq, oldhash, NULL) == 0 &&
+	    oldseq >= seq)
+		goto out;
 	if ((rc = buf_append(&head, st.data, st.len)) != 0 ||
 	    (rc = buf_append(&head, sig.data, sig.len)) != 0)
 		goto out;
@@ -54,6 +84,67 @@ out:
 	buf_free(&sig);
 	buf_free(&head);
 	return rc;
+}
+
+struct pending {
+	uint64_t seq[64];
+	char	hash[64][AUDIT_HASH_HEX + 1];
+	size_t	n;
+	uint64_t last_signed;
+};
+
+static int
+on_signed(uint64_t seq, const char *hash, const char *sig, void *ctx)
+{
+	struct pending *p = ctx;
+
+	(void)hash;
+	(void)sig;
+	if (seq > p->last_signed)
+		p->last_signed = seq;
+	return 0;
+}
+
+static int
+on_unsigned(const struct audit_record *r, void *ctx)
+{
+	struct pending *p = ctx;
+
+	if (p->n == RG_ARRAY_LEN(p->seq))
+		return 1;
+	p->seq[p->n] = r->seq;
+	memcpy(p->hash[p->n], r->hash, sizeof(r->hash));
+	p->n++;
+	return 0;
+}
+
+int
+audit_checkpoint_sign(struct audit_store *s, const char *state_dir,
+    uint64_t seq, const char *hash, struct diag *d)
+{
+	struct audit_filter f;
+	struct pending p;
+	size_t i;
+	int fd, rc;
+
+	if ((fd = sign_lock(state_dir, d)) < 0)
+		return fd;
+	/* First the checkpoints left unsigned (a writer killed between
+	 * commit and signature), so no signed one follows an unsigned one. */
+	memset(&p, 0, sizeof(p));
+	rc = s->ops->sig_scan(s, on_signed, &p, d);
+	memset(&f, 0, sizeof(f));
+	f.type = "log.checkpoint";
+	f.after_seq = p.last_signed;
+	if (rc == 0)
+		rc = s->ops->query(s, &f, on_unsigned, &p, d);
+	for (i = 0; rc >= 0 && i < p.n; i++)
+		if (p.seq[i] != seq)
+			rc = sign_one(s, state_dir, p.seq[i], p.hash[i], d);
+	if (rc >= 0 && seq > 0)
+		rc = sign_one(s, state_dir, seq, hash, d);
+	close(fd);
+	return rc < 0 ? rc : RG_OK;
 }
 
 /* Read and verify the latest signed checkpoint (see audit_int.h). */

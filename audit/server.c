@@ -1,0 +1,341 @@
+/*
+ * audit/server.c — the audit writer: one process that owns the audit
+ * database and commits for everyone (group commit).
+ *
+ * Clients (audit_open() in sessions and the worker) connect to
+ * STATE_DIR/audit/audit.sock and send one record at a time, waiting for
+ * its answer. The writer polls every client, takes every complete record
+ * that has arrived, appends them all in ONE transaction (one fsync), and
+ * only after COMMIT answers each client with its seq. While one commit is
+ * fsyncing, the next records queue up in the sockets and go together in
+ * the next transaction: the more writers wait, the bigger the batch.
+ *
+ * A client is trusted with nothing: the writer stamps seq, time and hash;
+ * a malformed or oversized message closes that client's connection.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/audit_int.h"
+#include "keys/keys.h"
+
+#define CLIENTS_MAX	1024
+#define CLIENT_BUF	(4 + AUDIT_MSG_MAX)
+
+struct client {
+	int	fd;
+	unsigned char *buf;
+	size_t	len;
+};
+
+struct server {
+	const char *state_dir;
+	struct audit *a;
+	struct audit_store *store;
+	int	lfd;
+	struct client cl[CLIENTS_MAX];
+	size_t	ncl;
+	struct audit_record batch[AUDIT_BATCH_MAX];
+	size_t	owner[AUDIT_BATCH_MAX];
+	size_t	nbatch;
+	uint64_t every;
+	uint64_t last_seq;
+	time_t	last_export;
+	int	dirty;
+	int	interval;
+};
+
+static uint32_t
+get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static int
+listen_sock(const char *state_dir, struct diag *d)
+{
+	struct sockaddr_un sun;
+	char path[4096];
+	int fd, probe;
+
+	if (audit_path(path, sizeof(path), state_dir, AUDIT_SOCK_NAME) != 0 ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return diag_set(d, RG_EINVAL, state_dir, 0, 0,
+		    "socket path too long");
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* A socket nobody answers on is left from a writer that died. */
+	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			return diag_set(d, RG_EEXIST, path, 0, 0,
+			    "another audit writer is running");
+		}
+		close(probe);
+	}
+	unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return diag_set(d, RG_EIO, path, 0, 0, "socket: %s",
+		    strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, 0600) == -1 || listen(fd, 128) == -1) {
+		close(fd);
+		return diag_set(d, RG_EIO, path, 0, 0, "listen: %s",
+		    strerror(errno));
+	}
+	return fd;
+}
+
+static void
+client_drop(struct server *sv, size_t i)
+{
+	size_t j;
+
+	close(sv->cl[i].fd);
+	free(sv->cl[i].buf);
+	/* Records of this client still in the batch keep their owner index
+	 * only until the batch is answered, so drop only between batches. */
+	sv->cl[i] = sv->cl[sv->ncl - 1];
+	sv->ncl--;
+	for (j = 0; j < sv->nbatch; j++)
+		if (sv->owner[j] == sv->ncl)
+			sv->owner[j] = i;
+}
+
+static void
+accept_all(struct server *sv)
+{
+	int fd;
+
+	while ((fd = accept4(sv->lfd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) != -1) {
+		if (sv->ncl == CLIENTS_MAX) {
+			close(fd);
+			continue;
+		}
+		sv->cl[sv->ncl].fd = fd;
+		sv->cl[sv->ncl].len = 0;
+		if ((sv->cl[sv->ncl].buf = malloc(CLIENT_BUF)) == NULL) {
+			close(fd);
+			continue;
+		}
+		sv->ncl++;
+	}
+}
+
+/* Read what client i has sent; take its complete records into the batch.
+ * Returns -1 when the client must go (closed, malformed). */
+static int
+client_read(struct server *sv, size_t i)
+{
+	struct client *c = &sv->cl[i];
+	ssize_t n;
+	size_t off = 0;
+
+	if (c->len < CLIENT_BUF) {
+		n = recv(c->fd, c->buf + c->len, CLIENT_BUF - c->len, 0);
+		if (n == 0)
+			return -1;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (n > 0)
+			c->len += (size_t)n;
+	}
+	while (c->len - off >= 4 && sv->nbatch < AUDIT_BATCH_MAX) {
+		uint32_t mlen = get_u32(c->buf + off);
+
+		if (mlen > AUDIT_MSG_MAX)
+			return -1;
+		if (c->len - off - 4 < mlen)
+			break;
+		if (audit_wire_decode(c->buf + off + 4, mlen,
+		    &sv->batch[sv->nbatch]) != 0)
+			return -1;
+		sv->owner[sv->nbatch++] = i;
+		off += 4 + mlen;
+	}
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	return 0;
+}
+
+static void
+reply(struct server *sv, size_t i, int32_t status, uint64_t seq)
+{
+	unsigned char r[AUDIT_REPLY_LEN];
+	uint32_t st = (uint32_t)status;
+	int k;
+
+	r[0] = (unsigned char)(st >> 24);
+	r[1] = (unsigned char)(st >> 16);
+	r[2] = (unsigned char)(st >> 8);
+	r[3] = (unsigned char)st;
+	for (k = 0; k < 8; k++)
+		r[4 + k] = (unsigned char)(seq >> (56 - 8 * k));
+	/* 12 bytes into an idle socket never block; a client that does not
+	 * read its answers loses its connection at the next poll. */
+	(void)send(sv->cl[i].fd, r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void
+refresh_export(struct server *sv, int with_verify)
+{
+	struct audit_verify_result res;
+
+	(void)audit_export_sync(sv->state_dir, NULL);
+	if (with_verify && audit_verify(sv->state_dir, &res, NULL) == 0)
+		(void)audit_export_verify(sv->state_dir, &res, NULL);
+	sv->last_export = time(NULL);
+	sv->dirty = 0;
+}
+
+static int
+commit_batch(struct server *sv, struct diag *d)
+{
+	uint64_t before = sv->last_seq;
+	size_t i;
+	int rc;
+
+	rc = sv->store->ops->append(sv->store, sv->batch, sv->nbatch, d);
+	for (i = 0; i < sv->nbatch; i++) {
+		reply(sv, sv->owner[i], rc, rc == 0 ? sv->batch[i].seq : 0);
+		if (rc == 0)
+			audit_handle_forward(sv->a, &sv->batch[i]);
+	}
+	if (rc == 0) {
+		sv->last_seq = sv->batch[sv->nbatch - 1].seq;
+		sv->dirty = 1;
+	}
+	for (i = 0; i < sv->nbatch; i++)
+		audit_record_clear(&sv->batch[i]);
+	sv->nbatch = 0;
+	if (rc == 0 && sv->every > 0 &&
+	    sv->last_seq / sv->every > before / sv->every) {
+		/* The checkpoint record and its signature come after the
+		 * answers: clients never wait for a signature. */
+		(void)audit_checkpoint(sv->a, "every checkpoint_every records",
+		    d);
+		(void)audit_last_seq(sv->a, &sv->last_seq, d);
+		refresh_export(sv, 0);
+	}
+	return rc;
+}
+
+int
+audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
+    struct diag *d)
+{
+	static struct server sv;	/* large: keep it off the stack */
+	struct pollfd *pfd = NULL;
+	char fpr[41], sockpath[4096];
+	size_t i;
+	int rc, more;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.state_dir = state_dir;
+	sv.lfd = -1;
+	sv.every = opts && opts->checkpoint_every ? opts->checkpoint_every :
+	    AUDIT_CHECKPOINT_DEFAULT;
+	sv.interval = opts && opts->export_interval > 0 ?
+	    opts->export_interval : 5;
+	if ((rc = gateway_pgp_ensure(state_dir, fpr, d)) != 0)
+		return rc;
+	/* Only the writer opens the database while it runs: audit_open()
+	 * here must not find our own socket, so it is made afterwards. */
+	if ((rc = audit_open(&sv.a, state_dir, d)) != 0)
+		return rc;
+	audit_set_signing(sv.a, 1);
+	audit_set_checkpoint_every(sv.a, 0);	/* the loop decides */
+	if (opts && opts->syslog_path &&
+	    (rc = audit_set_syslog(sv.a, opts->syslog_path, d)) != 0)
+		goto out;
+	sv.store = audit_handle_store(sv.a);
+	if (sv.store == NULL) {
+		rc = diag_set(d, RG_EEXIST, state_dir, 0, 0,
+		    "another audit writer is running");
+		goto out;
+	}
+	if ((rc = audit_last_seq(sv.a, &sv.last_seq, d)) != 0)
+		goto out;
+	/* Sign what a killed writer left unsigned before taking records. */
+	if ((rc = audit_checkpoint_sign(sv.store, state_dir, 0, "", d)) != 0)
+		goto out;
+	if ((sv.lfd = listen_sock(state_dir, d)) < 0) {
+		rc = sv.lfd;
+		goto out;
+	}
+	refresh_export(&sv, 1);
+	if ((pfd = calloc(CLIENTS_MAX + 1, sizeof(*pfd))) == NULL) {
+		rc = RG_ENOMEM;
+		goto out;
+	}
+	more = 0;
+	while (opts == NULL || opts->stop == NULL || !*opts->stop) {
+		pfd[0].fd = sv.lfd;
+		pfd[0].events = POLLIN;
+		for (i = 0; i < sv.ncl; i++) {
+			pfd[i + 1].fd = sv.cl[i].fd;
+			pfd[i + 1].events = POLLIN;
+			pfd[i + 1].revents = 0;
+		}
+		if (poll(pfd, sv.ncl + 1, more ? 0 : 500) == -1 &&
+		    errno != EINTR) {
+			rc = diag_set(d, RG_EIO, "", 0, 0, "poll: %s",
+			    strerror(errno));
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_all(&sv);
+		more = 0;
+		/* Backwards, so a dropped client's slot is not revisited. */
+		for (i = sv.ncl; i-- > 0;) {
+			if (pfd[i + 1].fd != sv.cl[i].fd ||
+			    !(pfd[i + 1].revents & (POLLIN | POLLHUP |
+			    POLLERR)))
+				continue;
+			if (client_read(&sv, i) != 0 && sv.nbatch == 0)
+				client_drop(&sv, i);
+			else if (sv.cl[i].len >= 4)
+				more = 1;
+		}
+		/* A failed commit was answered with its error: those actions
+		 * do not happen; the writer goes on with the next batch. */
+		if (sv.nbatch > 0)
+			(void)commit_batch(&sv, d);
+		if (sv.dirty && time(NULL) - sv.last_export >= sv.interval)
+			refresh_export(&sv, 0);
+	}
+	if (rc == 0) {
+		/* The shutdown checkpoint, then a last officer-view refresh. */
+		rc = audit_checkpoint(sv.a, "audit writer shutdown", d);
+		refresh_export(&sv, 1);
+	}
+out:
+	for (i = 0; i < sv.ncl; i++) {
+		close(sv.cl[i].fd);
+		free(sv.cl[i].buf);
+	}
+	sv.ncl = 0;
+	if (sv.lfd >= 0) {
+		close(sv.lfd);
+		if (audit_path(sockpath, sizeof(sockpath), state_dir,
+		    AUDIT_SOCK_NAME) == 0)
+			unlink(sockpath);
+	}
+	free(pfd);
+	audit_close(sv.a);
+	return rc;
+}

@@ -1,0 +1,280 @@
+/*
+ * audit/verify.c — check the whole audit log of a state directory and name
+ * the first bad record:
+ *   - the sequence starts at 1 and has no gap (a deleted record),
+ *   - each record's prev is its predecessor's hash (removed or moved),
+ *   - each record's hash is the hash of its contents (edited, reordered),
+ *   - each signed checkpoint matches its log.checkpoint record and its
+ *     OpenPGP signature verifies with the gateway key,
+ *   - no checkpoint record before the last signed one lacks a signature,
+ *   - the log reaches the latest signed checkpoint, also the one kept in
+ *     STATE_DIR/audit/checkpoint.asc outside the database (truncation).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit_int.h"
+#include "keys/keys.h"
+
+struct cp {
+	uint64_t seq;
+	char	hash[AUDIT_HASH_HEX + 1];
+	int	signed_ok;
+};
+
+struct vstate {
+	struct audit_verify_result *res;
+	uint64_t expect;
+	char	prev[AUDIT_HASH_HEX + 1];
+	struct cp *cps;
+	size_t	ncp, cpcap;
+	const char *state_dir;
+	int	err;		/* a non-integrity error (memory, crypto) */
+	struct diag *d;
+};
+
+/* Keep the lowest bad seq and its reason. */
+static void
+bad(struct vstate *v, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+bad(struct vstate *v, uint64_t seq, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!v->res->ok && v->res->bad_seq <= seq)
+		return;
+	v->res->ok = 0;
+	v->res->bad_seq = seq;
+	va_start(ap, fmt);
+	vsnprintf(v->res->reason, sizeof(v->res->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int
+on_record(const struct audit_record *r, void *ctx)
+{
+	struct vstate *v = ctx;
+	char h[AUDIT_HASH_HEX + 1];
+
+	if (r->seq != v->expect) {
+		bad(v, v->expect, "record %llu is missing (deleted); the next "
+		    "record is %llu", (unsigned long long)v->expect,
+		    (unsigned long long)r->seq);
+		return 1;
+	}
+	if (strcmp(r->prev, v->prev) != 0) {
+		bad(v, r->seq, "prev does not match the hash of record %llu "
+		    "(a record was removed, replaced or moved)",
+		    (unsigned long long)(r->seq - 1));
+		return 1;
+	}
+	if (audit_record_hash(r, h) != 0 || strcmp(h, r->hash) != 0) {
+		bad(v, r->seq, "hash does not match the record's contents "
+		    "(record edited or moved)");
+		return 1;
+	}
+	if (r->type && strcmp(r->type, "log.checkpoint") == 0) {
+		if (v->ncp == v->cpcap) {
+			size_t nc = v->cpcap ? v->cpcap * 2 : 64;
+			struct cp *p = realloc(v->cps, nc * sizeof(*p));
+
+			if (p == NULL) {
+				v->err = RG_ENOMEM;
+				return 1;
+			}
+			v->cps = p;
+			v->cpcap = nc;
+		}
+		v->cps[v->ncp].seq = r->seq;
+		memcpy(v->cps[v->ncp].hash, r->hash, sizeof(r->hash));
+		v->cps[v->ncp].signed_ok = 0;
+		v->ncp++;
+	}
+	memcpy(v->prev, r->hash, sizeof(v->prev));
+	v->res->records++;
+	v->res->last_seq = r->seq;
+	v->expect = r->seq + 1;
+	return 0;
+}
+
+static struct cp *
+cp_find(struct vstate *v, uint64_t seq)
+{
+	size_t lo = 0, hi = v->ncp;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->cps[mid].seq == seq)
+			return &v->cps[mid];
+		if (v->cps[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Is seq past the records that were read and found good? */
+static int
+beyond(struct vstate *v, uint64_t seq)
+{
+	return seq > v->res->last_seq;
+}
+
+static int
+on_sig(uint64_t seq, const char *hash, const char *sig, void *ctx)
+{
+	struct vstate *v = ctx;
+	struct cp *c;
+	struct buf st;
+	int rc;
+
+	if (!v->res->ok && seq >= v->res->bad_seq)
+		return 1;
+	if (beyond(v, seq)) {
+		bad(v, v->res->last_seq + 1, "the log ends at record %llu but "
+		    "a signed checkpoint covers record %llu (records cut off)",
+		    (unsigned long long)v->res->last_seq,
+		    (unsigned long long)seq);
+		return 1;
+	}
+	if ((c = cp_find(v, seq)) == NULL || strcmp(c->hash, hash) != 0) {
+		bad(v, seq, "signed checkpoint does not match record %llu",
+		    (unsigned long long)seq);
+		return 1;
+	}
+	buf_init(&st, 512);
+	rc = audit_checkpoint_statement(seq, hash, &st);
+	if (rc == 0)
+		rc = gateway_pgp_verify(v->state_dir, st.data, st.len, sig,
+		    strlen(sig), NULL);
+	buf_free(&st);
+	if (rc != 0) {
+		bad(v, seq, "checkpoint signature does not verify");
+		return 1;
+	}
+	c->signed_ok = 1;
+	v->res->checkpoints++;
+	v->res->last_checkpoint = seq;
+	return 0;
+}
+
+static void
+check_head(struct vstate *v)
+{
+	char hash[AUDIT_HASH_HEX + 1];
+	struct cp *c;
+	uint64_t seq;
+	int rc;
+
+	rc = audit_head_read(v->state_dir, &seq, hash, NULL);
+	if (rc == RG_ENOENT) {
+		if (v->res->checkpoints > 0)
+			bad(v, v->res->last_checkpoint, "the latest checkpoint "
+			    "file audit/" AUDIT_HEAD_NAME " is missing");
+		return;
+	}
+	if (rc != 0) {
+		bad(v, v->res->last_checkpoint ? v->res->last_checkpoint : 1,
+		    "the latest checkpoint file audit/" AUDIT_HEAD_NAME
+		    " does not verify");
+		return;
+	}
+	if (beyond(v, seq) && v->res->ok) {
+		bad(v, v->res->last_seq + 1, "the log ends at record %llu but "
+		    "the latest signed checkpoint is record %llu (records cut "
+		    "off)", (unsigned long long)v->res->last_seq,
+		    (unsigned long long)seq);
+		return;
+	}
+	if (!beyond(v, seq) && ((c = cp_find(v, seq)) == NULL ||
+	    strcmp(c->hash, hash) != 0))
+		bad(v, seq, "record %llu does not match the latest signed "
+		    "checkpoint", (unsigned long long)seq);
+	if (seq < v->res->last_checkpoint)
+		bad(v, v->res->last_checkpoint, "the latest checkpoint file "
+		    "is older than checkpoint %llu (replaced)",
+		    (unsigned long long)v->res->last_checkpoint);
+}
+
+int
+audit_verify(const char *state_dir, struct audit_verify_result *res,
+    struct diag *d)
+{
+	struct audit_store *s = NULL;
+	struct vstate v;
+	size_t i;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->ok = 1;
+	time_rfc3339_now(res->time, sizeof(res->time));
+	if ((rc = audit_store_sqlite_open(&s, state_dir, 0, 1, d)) != 0)
+		return rc;
+	memset(&v, 0, sizeof(v));
+	v.res = res;
+	v.expect = 1;
+	v.state_dir = state_dir;
+	v.d = d;
+	rg_strlcpy(v.prev, AUDIT_GENESIS, sizeof(v.prev));
+	rc = s->ops->query(s, NULL, on_record, &v, d);
+	if (rc < 0)
+		goto out;
+	if (v.err) {
+		rc = v.err;
+		goto out;
+	}
+	rc = s->ops->sig_scan(s, on_sig, &v, d);
+	if (rc < 0)
+		goto out;
+	/* An unsigned checkpoint before a signed one had its signature
+	 * removed; after the last signed one it is still pending. */
+	for (i = 0; i < v.ncp; i++) {
+		if (v.cps[i].signed_ok)
+			continue;
+		if (v.cps[i].seq < res->last_checkpoint)
+			bad(&v, v.cps[i].seq, "checkpoint signature missing");
+		else
+			res->pending++;
+	}
+	check_head(&v);
+	memcpy(res->last_hash, v.prev, sizeof(res->last_hash));
+	rc = RG_OK;
+out:
+	free(v.cps);
+	s->ops->close(s);
+	return rc;
+}
+
+int
+audit_verify_text(const struct audit_verify_result *res, struct buf *out)
+{
+	if (!res->ok)
+		return buf_printf(out,
+		    "relgate audit verify: FAILED\n"
+		    "first bad record: %llu\n"
+		    "reason: %s\n"
+		    "records verified before it: %llu\n"
+		    "verified at: %s\n",
+		    (unsigned long long)res->bad_seq, res->reason,
+		    (unsigned long long)res->records, res->time);
+	return buf_printf(out,
+	    "relgate audit verify: OK\n"
+	    "records: %llu\n"
+	    "last record: %llu\n"
+	    "last hash: %s\n"
+	    "signed checkpoints: %llu (last at record %llu)\n"
+	    "checkpoints awaiting signature: %llu\n"
+	    "verified at: %s\n",
+	    (unsigned long long)res->records,
+	    (unsigned long long)res->last_seq,
+	    res->records ? res->last_hash : "-",
+	    (unsigned long long)res->checkpoints,
+	    (unsigned long long)res->last_checkpoint,
+	    (unsigned long long)res->pending, res->time);
+}
