@@ -86,6 +86,7 @@ struct checker {
 	struct finding uniq, dom, extra_id[IDENT_NKINDS];
 	struct finding csvp[CSV_ROW_TOO_LONG + 1];
 	uint64_t rows;
+	uint64_t read_bytes;
 	int	cb_rc;
 	int	incomplete;
 	char	error[256];
@@ -694,9 +695,12 @@ checker_feed_fd(struct checker *ck, int fd, struct diag *d)
 		}
 		if (n == 0)
 			return 0;
+		ck->read_bytes += (uint64_t)n;
 		if ((rc = feed_rc(ck, csv_reader_commit(ck->rd, (size_t)n)))
 		    != 0)
 			return rc;
+		if (ck->o.on_progress != NULL)
+			ck->o.on_progress(ck->o.arg, ck->read_bytes);
 	}
 }
 
@@ -714,33 +718,6 @@ add_finding(struct check_report *r, const char *rule, const struct finding *f,
 {
 	return report_add(r, rule, CHECK_FAIL, f->count, f->rows, f->n,
 	    column, detail);
-}
-
-static int
-contract_active_today(const struct contract *c, long today, char *why,
-    size_t len)
-{
-	static const char *st[] = { "draft", "active", "suspended",
-	    "expired" };
-
-	if (c->status != CONTRACT_ACTIVE) {
-		snprintf(why, len, "contract status is %s",
-		    (unsigned)c->status < 4 ? st[c->status] : "unknown");
-		return 0;
-	}
-	if (c->valid_from != DATE_UNSET && today < c->valid_from) {
-		snprintf(why, len, "contract not yet valid (valid_from)");
-		return 0;
-	}
-	if (c->valid_until != DATE_UNSET && today > c->valid_until) {
-		snprintf(why, len, "contract expired (valid_until)");
-		return 0;
-	}
-	if (c->assurance_expires != DATE_UNSET && today > c->assurance_expires) {
-		snprintf(why, len, "contractor's assurance expired");
-		return 0;
-	}
-	return 1;
 }
 
 /* Compare row numbers for qsort. */
@@ -1017,7 +994,7 @@ checker_finish(struct checker *ck, struct check_report **out)
 		if (date_parse(buf, &today) != 0)
 			today = 0;
 	}
-	if (contract_active_today(c, today, why, sizeof(why)))
+	if (contract_is_active(c, today, why, sizeof(why)))
 		ADD(report_add(r, "contract.active", CHECK_PASS, 0, NULL, 0,
 		    NULL, NULL));
 	else

@@ -229,6 +229,9 @@ struct check_opts {
 	 */
 	int	(*on_row)(void *arg, unsigned long row,
 		    const struct csv_field *fields, size_t n);
+	/* Called by checker_feed_fd() after each read with the bytes read
+	 * so far (a progress bar); may be NULL. */
+	void	(*on_progress)(void *arg, uint64_t bytes);
 	void	*arg;
 };
 
