@@ -28,7 +28,8 @@ static const char schema[] =
     " contract TEXT NOT NULL DEFAULT '', dataset TEXT NOT NULL DEFAULT '',"
     " state TEXT NOT NULL, release TEXT NOT NULL DEFAULT '',"
     " rows INTEGER NOT NULL DEFAULT -1, submitted TEXT NOT NULL,"
-    " updated TEXT NOT NULL, UNIQUE(submitter, folder));"
+    " updated TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',"
+    " UNIQUE(submitter, folder));"
     "CREATE INDEX IF NOT EXISTS requests_state ON requests(state);"
     "CREATE TABLE IF NOT EXISTS day_counters("
     " day TEXT PRIMARY KEY, last INTEGER NOT NULL);"
@@ -158,7 +159,7 @@ now_text(char out[40])
 }
 
 #define REQ_COLS "id, submitter, folder, contract, dataset, state, release," \
-	" rows, submitted, updated"
+	" rows, submitted, updated, note"
 
 static void
 request_row(sqlite3_stmt *st, struct request_rec *r)
@@ -174,6 +175,7 @@ request_row(sqlite3_stmt *st, struct request_rec *r)
 	r->rows = sqlite3_column_int64(st, 7);
 	col_text(st, 8, r->submitted, sizeof(r->submitted));
 	col_text(st, 9, r->updated, sizeof(r->updated));
+	col_text(st, 10, r->note, sizeof(r->note));
 }
 
 /* Run a single-row SELECT of requests; RG_ENOENT when none. */
@@ -283,12 +285,12 @@ state_db_request_put(struct state_db *db, const struct request_rec *r)
 
 	now_text(now);
 	st = prep(db, "UPDATE requests SET contract = ?2, dataset = ?3,"
-	    " state = ?4, release = ?5, updated = ?6, rows = ?7"
+	    " state = ?4, release = ?5, updated = ?6, note = ?7, rows = ?8"
 	    " WHERE id = ?1;", r->id, r->contract, r->dataset, r->state,
-	    r->release, now, NULL);
+	    r->release, now, r->note, NULL);
 	if (st == NULL)
 		return RG_EDB;
-	sqlite3_bind_int64(st, 7, r->rows);
+	sqlite3_bind_int64(st, 8, r->rows);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -394,7 +396,8 @@ state_db_contract_totals(struct state_db *db, const char *contract,
 	*rows = 0;
 	*releases = 0;
 	st = prep(db, "SELECT COALESCE(SUM(rows), 0), COUNT(*) FROM releases"
-	    " WHERE contract = ?1 AND dataset = ?2;", contract, dataset, NULL);
+	    " WHERE contract = ?1 AND dataset = ?2 AND state IN ('approved',"
+	    " 'published', 'expired');", contract, dataset, NULL);
 	if (st == NULL)
 		return RG_EDB;
 	rc = sqlite3_step(st);
@@ -443,7 +446,7 @@ state_db_release_assign(struct state_db *db, const char *contract,
 		return diag_set(d, RG_EINVAL, "state.db", 0, 0,
 		    "contract id too long");
 	st = prep(db, "INSERT INTO releases(id, contract, dataset, request,"
-	    " seq, rows, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'approved');",
+	    " seq, rows, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'reserved');",
 	    id, contract, dataset, request, NULL);
 	if (st == NULL)
 		goto fail;
@@ -457,6 +460,22 @@ state_db_release_assign(struct state_db *db, const char *contract,
 fail:
 	return diag_set(d, RG_EDB, "state.db", 0, 0, "%s",
 	    sqlite3_errmsg(db->db));
+}
+
+/* Forget a reserved release ID (its request failed its checks). */
+int
+state_db_release_drop(struct state_db *db, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = prep(db, "DELETE FROM releases WHERE id = ?1 AND state ="
+	    " 'reserved';", id, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
 }
 
 /* Read one release. */

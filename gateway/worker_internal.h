@@ -41,6 +41,7 @@ struct request_rec {
 	int64_t	rows;			/* -1 until checked */
 	char	submitted[40];		/* RFC 3339 */
 	char	updated[40];
+	char	note[512];		/* failed: the rules; rejected: reason */
 };
 
 struct release_rec {
@@ -48,7 +49,8 @@ struct release_rec {
 	char	contract[RG_ID_MAX];
 	char	request[RG_ID_MAX];
 	int64_t	rows;
-	char	state[24];		/* approved, published, expired */
+	char	state[24];		/* reserved, approved, published,
+					 * expired, void */
 	char	published[40];		/* "" until published */
 	long	expires_day;		/* days since epoch; -1 none */
 	long	max_downloads;		/* -1 none */
@@ -93,15 +95,20 @@ int	state_db_approval_add(struct state_db *db, const char *request,
 int	state_db_approvals(struct state_db *db, const char *request,
 	    char (*out)[RG_NAME_MAX], size_t max, size_t *n);
 
-/* Rows and releases so far under a contract's dataset (every release that
- * was assigned an ID counts). */
+/* Rows and releases so far under a contract's dataset: releases approved,
+ * published or expired (not those only reserved for a request awaiting
+ * approval, nor void ones). */
 int	state_db_contract_totals(struct state_db *db, const char *contract,
 	    const char *dataset, int64_t *rows, int64_t *releases);
-/* Assign the next release ID of a contract (CONTRACT-ID-NNN), state
- * `approved`; idempotent per request (returns the existing one). */
+/* Reserve the next release ID of a contract (CONTRACT-ID-NNN) for a
+ * request being checked, state `reserved`; idempotent per request (returns
+ * the existing one). Then `approved`, `published`, `expired`, or `void`
+ * (rejected or withdrawn: the number is not reused). */
 int	state_db_release_assign(struct state_db *db, const char *contract,
 	    const char *dataset, const char *request, int64_t rows,
 	    char id[RG_ID_MAX], struct diag *d);
+/* Forget a `reserved` release ID whose request failed its checks. */
+int	state_db_release_drop(struct state_db *db, const char *id);
 /* Read one release; RG_ENOENT when unknown. */
 int	state_db_release_get(struct state_db *db, const char *id,
 	    struct release_rec *out);
@@ -187,5 +194,53 @@ int	fpset_overlap_file(const struct fpset *s, const char *path,
 	    int64_t *count, struct diag *d);
 /* Read a fingerprint file back into s (sorted). */
 int	fpset_read(struct fpset *s, const char *path, struct diag *d);
+
+/* ---- the worker (gateway/worker*.c) --------------------------------- */
+
+struct config_dir;
+struct contract;
+struct audit;
+struct audit_event;
+
+struct worker {
+	char	config_dir[1024];
+	char	state_dir[1024];
+	struct config_dir *cd;
+	struct state_db *db;
+	struct audit *audit;
+	int	threads;		/* zstd threads beside the check pass */
+};
+
+/* Stop requested (SIGTERM/SIGINT): long passes give up and leave the
+ * request to recovery. */
+extern volatile int worker_stop_flag;
+
+/* Append an audit record durably; logs and returns the error. */
+int	worker_audit(struct worker *w, const struct audit_event *ev);
+/* Path helpers: snprintf into out; RG_EINVAL when it does not fit. */
+int	worker_path(char *out, size_t len, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* worker_check.c: a submission (queue entry) and the check pass. */
+int	worker_submit(struct worker *w, const char *user, const char *folder);
+/* Check a request again from the start (recovery of `checking`). */
+int	worker_check(struct worker *w, const char *request_id);
+/* worker_publish.c */
+int	worker_withdraw(struct worker *w, const char *user, const char *folder);
+int	worker_decision(struct worker *w, const char *request_id,
+	    const char *user);
+/* Package, sign, encrypt and publish an approved request (idempotent). */
+int	worker_publish(struct worker *w, const char *request_id);
+/* Count a complete download; expire at max_downloads. */
+int	worker_download(struct worker *w, const char *entry,
+	    const char *contract, const char *release, const char *user);
+/* Expire releases past download_days or max_downloads. */
+int	worker_expire_due(struct worker *w);
+/* worker_status.c: rewrite status.json and report.txt in requests/ID/ and
+ * the spool folder. */
+int	worker_status_write(struct worker *w, const struct request_rec *r);
+/* Set a request's state (and note), store it, rewrite its status files. */
+int	worker_set_state(struct worker *w, struct request_rec *r,
+	    const char *state, const char *note);
 
 #endif /* RG_GATEWAY_WORKER_INTERNAL_H */
