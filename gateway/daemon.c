@@ -1,0 +1,480 @@
+/*
+ * gateway/daemon.c — the master's housekeeping: loading and reloading the
+ * configuration directory (audited), the state directory and host keys,
+ * the libssh bind with modern algorithms only, the pid file, detaching,
+ * and the two helper processes the master forks and restarts: the audit
+ * writer (audit_server_run) and the release worker (worker_run).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "audit/audit.h"
+#include "contracts/contracts.h"
+#include "gateway/gateway.h"
+#include "keys/keys.h"
+
+/* Modern algorithms only (no CBC, no SHA-1 MACs or signatures). libssh
+ * 0.10.6 adds kex-strict-s-v00@openssh.com (Terrapin) by itself. */
+#define SSH_CIPHERS	"aes128-gcm@openssh.com,aes256-gcm@openssh.com," \
+			"chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr"
+#define SSH_MACS	"hmac-sha2-256-etm@openssh.com," \
+			"hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
+#define SSH_KEX		"curve25519-sha256,curve25519-sha256@libssh.org," \
+			"ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521," \
+			"diffie-hellman-group16-sha512," \
+			"diffie-hellman-group18-sha512," \
+			"diffie-hellman-group14-sha256"
+#define SSH_HOSTKEY_ALGS "ssh-ed25519,ecdsa-sha2-nistp256"
+#define SSH_USERKEY_ALGS "ssh-ed25519,ecdsa-sha2-nistp256," \
+			"ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
+			"sk-ssh-ed25519@openssh.com," \
+			"sk-ecdsa-sha2-nistp256@openssh.com," \
+			"rsa-sha2-512,rsa-sha2-256"
+
+#define HELPER_RESTARTS	5	/* restarts allowed within HELPER_WINDOW */
+#define HELPER_WINDOW	60
+
+static volatile sig_atomic_t audit_stop;
+static time_t worker_starts[HELPER_RESTARTS], audit_starts[HELPER_RESTARTS];
+
+/* Append one event through the master's audit handle. */
+int
+daemon_audit(struct relgated *rd, const char *type, const char *outcome,
+    const char *user, const char *path, const char *detail)
+{
+	struct audit_event ev;
+	int rc;
+
+	if (rd->audit == NULL)
+		return RG_EDB;
+	audit_event_init(&ev, type, outcome);
+	ev.user = user;
+	ev.path = path;
+	ev.detail = detail;
+	ev.source = "relgated";
+	rc = audit_append(rd->audit, &ev, NULL);
+	if (rc != RG_OK)
+		log_warnx("audit %s: %s", type, rg_strerror(rc));
+	return rc;
+}
+
+static const char *
+problem_kind(int kind)
+{
+	static const char *names[] = { "config", "user", "contract", "key" };
+
+	return kind >= 0 && kind < 4 ? names[kind] : "config";
+}
+
+/* Record what a (re)load found: one record for the load, one per problem. */
+static void
+config_audit(struct relgated *rd, int reload)
+{
+	const struct config_dir *cd = rd->cd;
+	char detail[768];
+	size_t i;
+
+	snprintf(detail, sizeof(detail), "%s: %zu users, %zu contracts, "
+	    "%zu problems", cd->dir, cd->n_users, cd->n_contracts,
+	    cd->n_problems);
+	daemon_audit(rd, reload ? "config.reloaded" : "config.loaded", "ok",
+	    NULL, cd->dir, detail);
+	for (i = 0; i < cd->n_problems; i++) {
+		char where[700];
+
+		diag_format(&cd->problems[i].diag, where, sizeof(where));
+		snprintf(detail, sizeof(detail), "%s: %s",
+		    problem_kind(cd->problems[i].kind), where);
+		log_warnx("config: %s", detail);
+		daemon_audit(rd, "config.rejected", "failed", NULL,
+		    cd->problems[i].diag.file[0] != '\0' ?
+		    cd->problems[i].diag.file : NULL, detail);
+	}
+}
+
+/* Load or reload the configuration directory. */
+int
+daemon_config_load(struct relgated *rd, int reload, struct diag *d)
+{
+	struct config_dir *cd = NULL;
+	int rc;
+
+	rc = config_dir_load(&cd, rd->config_dir, d);
+	if (rc != RG_OK) {
+		if (reload) {
+			char why[600];
+
+			diag_format(d, why, sizeof(why));
+			daemon_audit(rd, "config.rejected", "failed", NULL,
+			    rd->config_dir, why);
+		}
+		return rc;
+	}
+	if (!reload)
+		rg_strlcpy(rd->state_dir, cd->cfg.state_dir,
+		    sizeof(rd->state_dir));
+	else if (strcmp(cd->cfg.state_dir, rd->state_dir) != 0) {
+		log_warnx("reload: state_dir changed to %s; it takes effect "
+		    "at the next start", cd->cfg.state_dir);
+		rg_strlcpy(cd->cfg.state_dir, rd->state_dir,
+		    sizeof(cd->cfg.state_dir));
+	}
+	config_dir_free(rd->cd);
+	rd->cd = cd;
+	if (reload) {
+		log_info("configuration reloaded: %zu users, %zu contracts, "
+		    "%zu problems", cd->n_users, cd->n_contracts,
+		    cd->n_problems);
+		config_audit(rd, 1);
+		if (rd->worker_pid > 0)
+			kill(rd->worker_pid, SIGHUP);
+	}
+	return RG_OK;
+}
+
+static int
+bind_setup(struct relgated *rd, struct diag *d)
+{
+	ssh_bind b;
+	const char *paths[2] = { rd->hostkey_ed, rd->hostkey_ec };
+	bool no = false;
+	int verbosity = rd->debug > 1 ? SSH_LOG_PROTOCOL : SSH_LOG_NOLOG;
+	size_t i;
+
+	if ((b = ssh_bind_new()) == NULL)
+		return diag_set(d, RG_ENOMEM, NULL, 0, 0, "ssh_bind_new");
+	if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_LOG_VERBOSITY,
+	    &verbosity) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_CIPHERS_C_S,
+	    SSH_CIPHERS) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_CIPHERS_S_C,
+	    SSH_CIPHERS) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_HMAC_C_S, SSH_MACS) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_HMAC_S_C, SSH_MACS) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_KEY_EXCHANGE, SSH_KEX) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
+	    SSH_HOSTKEY_ALGS) < 0 ||
+	    ssh_bind_options_set(b, SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES,
+	    SSH_USERKEY_ALGS) < 0) {
+		diag_set(d, RG_EINVAL, NULL, 0, 0, "ssh options: %s",
+		    ssh_get_error(b));
+		ssh_bind_free(b);
+		return RG_EINVAL;
+	}
+	for (i = 0; i < 2; i++) {
+		ssh_key key = NULL;
+
+		/* keys go into memory now: sessions never read the files */
+		if (ssh_pki_import_privkey_file(paths[i], NULL, NULL, NULL,
+		    &key) != SSH_OK ||
+		    ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY,
+		    key) < 0) {
+			ssh_key_free(key);
+			ssh_bind_free(b);
+			return diag_set(d, RG_ECRYPTO, paths[i], 0, 0,
+			    "cannot load the host key");
+		}
+	}
+	rd->sshbind = b;
+	return RG_OK;
+}
+
+/* The session-facing folders belong to run_as; secrets stay root's. */
+static int
+state_prepare(struct relgated *rd, struct diag *d)
+{
+	static const char *shared[] = { "spool", "queue", "requests",
+	    "releases", "audit-export" };
+	char path[1024];
+	size_t i;
+
+	if (dir_make(rd->state_dir, 0700) != RG_OK)
+		return diag_set(d, RG_EIO, rd->state_dir, 0, 0,
+		    "cannot make the state directory: %s", strerror(errno));
+	if (!rd->drop)
+		return RG_OK;
+	if (chown(rd->state_dir, 0, rd->gid) == -1 ||
+	    chmod(rd->state_dir, 0710) == -1)
+		return diag_set(d, RG_EIO, rd->state_dir, 0, 0, "chown: %s",
+		    strerror(errno));
+	for (i = 0; i < RG_ARRAY_LEN(shared); i++) {
+		snprintf(path, sizeof(path), "%s/%s", rd->state_dir, shared[i]);
+		if (dir_make(path, 0700) != RG_OK ||
+		    chown(path, rd->uid, rd->gid) == -1)
+			return diag_set(d, RG_EIO, path, 0, 0,
+			    "cannot prepare for run_as: %s", strerror(errno));
+	}
+	return RG_OK;
+}
+
+static int
+pidfile_write(struct relgated *rd, struct diag *d)
+{
+	char body[32], *old = NULL;
+	size_t len;
+	long pid;
+
+	snprintf(rd->pidfile, sizeof(rd->pidfile), "%s/%s", rd->state_dir,
+	    RELGATED_PIDFILE);
+	if (file_read_small(&old, &len, rd->pidfile, 64, NULL) == RG_OK) {
+		pid = strtol(old, NULL, 10);
+		free(old);
+		if (pid > 1 && pid != (long)getpid() &&
+		    kill((pid_t)pid, 0) == 0)
+			return diag_set(d, RG_EEXIST, rd->pidfile, 0, 0,
+			    "relgated is already running (pid %ld)", pid);
+	}
+	len = (size_t)snprintf(body, sizeof(body), "%ld\n", (long)getpid());
+	return file_write_atomic(rd->pidfile, body, len, 0644, d);
+}
+
+static void
+audit_on_term(int sig)
+{
+	(void)sig;
+	audit_stop = 1;
+}
+
+/* 1 when a helper may start again (not restarting in a tight loop). */
+static int
+helper_may_start(time_t starts[HELPER_RESTARTS])
+{
+	time_t now = time(NULL);
+	size_t i, oldest = 0;
+
+	for (i = 1; i < HELPER_RESTARTS; i++)
+		if (starts[i] < starts[oldest])
+			oldest = i;
+	if (starts[oldest] != 0 && now - starts[oldest] < HELPER_WINDOW)
+		return 0;
+	starts[oldest] = now;
+	return 1;
+}
+
+static pid_t
+audit_writer_start(struct relgated *rd)
+{
+	pid_t pid;
+
+	if (!helper_may_start(audit_starts)) {
+		log_warnx("audit writer keeps failing; not restarting it");
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork (audit writer)");
+		return -1;
+	}
+	if (pid == 0) {
+		struct audit_server_opts o;
+		struct sigaction sa;
+		struct diag d;
+		char why[600];
+		int rc;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = audit_on_term;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGCHLD, SIG_DFL);
+		memset(&o, 0, sizeof(o));
+		o.checkpoint_every = rd->cd->cfg.checkpoint_every > 0 ?
+		    (uint64_t)rd->cd->cfg.checkpoint_every : 0;
+		o.syslog_path = rd->cd->cfg.syslog_audit ? "/dev/log" : NULL;
+		o.stop = (volatile int *)&audit_stop;
+		diag_clear(&d);
+		rc = audit_server_run(rd->state_dir, &o, &d);
+		if (rc != RG_OK) {
+			diag_format(&d, why, sizeof(why));
+			log_warnx("audit writer: %s", why);
+		}
+		_exit(rc == RG_OK ? 0 : 1);
+	}
+	return pid;
+}
+
+static pid_t
+worker_start(struct relgated *rd)
+{
+	pid_t pid;
+
+	if (!helper_may_start(worker_starts)) {
+		log_warnx("release worker keeps failing; not restarting it");
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork (release worker)");
+		return -1;
+	}
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_DFL);
+		_exit(worker_run(rd->config_dir, rd->state_dir));
+	}
+	return pid;
+}
+
+/* Wait until the audit writer listens (its socket exists). */
+static void
+audit_writer_wait(struct relgated *rd)
+{
+	char sock[1024];
+	int i;
+
+	snprintf(sock, sizeof(sock), "%s/audit/audit.sock", rd->state_dir);
+	for (i = 0; i < 100; i++) {
+		if (access(sock, F_OK) == 0)
+			return;
+		usleep(50000);
+	}
+	log_warnx("audit writer did not come up; appending directly");
+}
+
+/* Prepare state, keys, pid file, helpers; audit the first load. */
+int
+daemon_start(struct relgated *rd, struct diag *d)
+{
+	const struct gateway_config *cfg = &rd->cd->cfg;
+	int rc;
+
+	rd->drop = 0;
+	if (geteuid() == 0 && cfg->run_as[0] != '\0') {
+		if ((rc = privdrop_lookup(cfg->run_as, &rd->uid, &rd->gid,
+		    d)) != RG_OK)
+			return rc;
+		rd->drop = 1;
+	}
+	if ((rc = state_prepare(rd, d)) != RG_OK)
+		return rc;
+	if ((rc = ssh_hostkeys_ensure(rd->state_dir, rd->hostkey_ed,
+	    rd->hostkey_ec, sizeof(rd->hostkey_ed), d)) != RG_OK)
+		return rc;
+	if ((rc = bind_setup(rd, d)) != RG_OK)
+		return rc;
+	if ((rc = pidfile_write(rd, d)) != RG_OK)
+		return rc;
+	rd->audit_pid = audit_writer_start(rd);
+	if (rd->audit_pid > 0)
+		audit_writer_wait(rd);
+	if ((rc = audit_open(&rd->audit, rd->state_dir, d)) != RG_OK)
+		return rc;
+	config_audit(rd, 0);
+	rd->worker_pid = worker_start(rd);
+	return RG_OK;
+}
+
+static void
+helper_stop(pid_t pid, const char *what)
+{
+	int i, status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (i = 0; i < 100; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid || (r == -1 && errno == ECHILD))
+			return;
+		usleep(50000);
+	}
+	log_warnx("%s did not stop; killing it", what);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+/* Stop helpers (worker first, audit writer last), remove the pid file. */
+void
+daemon_stop(struct relgated *rd)
+{
+	helper_stop(rd->worker_pid, "release worker");
+	rd->worker_pid = 0;
+	daemon_audit(rd, "daemon.stopped", "ok", NULL, NULL, "SIGTERM");
+	audit_close(rd->audit);
+	rd->audit = NULL;
+	helper_stop(rd->audit_pid, "audit writer");
+	rd->audit_pid = 0;
+	if (rd->pidfile[0] != '\0')
+		unlink(rd->pidfile);
+	if (rd->sshbind != NULL)
+		ssh_bind_free(rd->sshbind);
+	rd->sshbind = NULL;
+}
+
+/* A helper exited: log it and start it again. */
+void
+daemon_child_exited(struct relgated *rd, pid_t pid, int status)
+{
+	const char *what;
+
+	if (rd->stopping)
+		return;
+	if (pid == rd->worker_pid)
+		what = "release worker";
+	else if (pid == rd->audit_pid)
+		what = "audit writer";
+	else
+		return;
+	if (WIFEXITED(status))
+		log_warnx("%s exited with status %d; restarting it", what,
+		    WEXITSTATUS(status));
+	else
+		log_warnx("%s killed by signal %d; restarting it", what,
+		    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	if (pid == rd->worker_pid)
+		rd->worker_pid = worker_start(rd);
+	else {
+		rd->audit_pid = audit_writer_start(rd);
+		if (rd->audit_pid > 0)
+			audit_writer_wait(rd);
+	}
+}
+
+/* Detach from the terminal. */
+int
+daemon_detach(struct diag *d)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		return diag_set(d, RG_EIO, NULL, 0, 0, "fork: %s",
+		    strerror(errno));
+	if (pid != 0)
+		_exit(0);
+	if (setsid() == -1)
+		return diag_set(d, RG_EIO, NULL, 0, 0, "setsid: %s",
+		    strerror(errno));
+	if ((pid = fork()) == -1)
+		return diag_set(d, RG_EIO, NULL, 0, 0, "fork: %s",
+		    strerror(errno));
+	if (pid != 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		return diag_set(d, RG_EIO, NULL, 0, 0, "chdir /: %s",
+		    strerror(errno));
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return RG_OK;
+}

@@ -1,0 +1,157 @@
+/*
+ * gateway/main.c — relgated(8): the SFTP gateway daemon.
+ *
+ *   relgated [-c DIR] [-f] [-d]
+ *   relgated --demo [DIR] [--port N]
+ *   relgated --help | --version
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "contracts/contracts.h"
+#include "gateway/gateway.h"
+
+#define DEFAULT_CONFIG_DIR	"/etc/relgate"
+#define DEFAULT_DEMO_DIR	"./relgate-demo"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: relgated [-c DIR] [-f] [-d]\n"
+	    "       relgated --demo [DIR] [--port N]\n"
+	    "       relgated --help | --version\n"
+	    "\n"
+	    "  -c, --config DIR  configuration directory (default %s)\n"
+	    "  -f, --foreground  stay in the foreground and log to stderr\n"
+	    "  -d, --debug       log debug messages (twice: libssh too)\n"
+	    "      --demo [DIR]  make a demonstration setup in DIR (default\n"
+	    "                    %s) unless it exists, then serve it on\n"
+	    "                    127.0.0.1 in the foreground\n"
+	    "      --port N      the demo's port (default 2222)\n"
+	    "\n"
+	    "SIGHUP (or `relgate reload`) reloads the configuration directory;\n"
+	    "SIGTERM stops the daemon. See relgated(8).\n",
+	    DEFAULT_CONFIG_DIR, DEFAULT_DEMO_DIR);
+}
+
+static int
+parse_port(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	return (int)v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relgated rd;
+	struct diag d;
+	char why[700], demo_etc[1024];
+	const char *demo_dir = NULL;
+	int demo = 0, port = 0, i, status;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.config_dir = DEFAULT_CONFIG_DIR;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("relgated %s (libssh %s)\n", PACKAGE_VERSION,
+			    ssh_version(0));
+			return 0;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i == argc) {
+				usage(stderr);
+				return 2;
+			}
+			rd.config_dir = argv[i];
+		} else if (strcmp(a, "-f") == 0 ||
+		    strcmp(a, "--foreground") == 0)
+			rd.foreground = 1;
+		else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0)
+			rd.debug++;
+		else if (strcmp(a, "--demo") == 0) {
+			demo = 1;
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				demo_dir = argv[++i];
+		} else if (strcmp(a, "--port") == 0) {
+			if (++i == argc || (port = parse_port(argv[i])) < 0) {
+				fprintf(stderr, "relgated: --port needs a "
+				    "number from 1 to 65535\n");
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "relgated: unknown argument: %s\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (port != 0 && !demo) {
+		fprintf(stderr, "relgated: --port goes with --demo (set port: "
+		    "in relgate.yaml otherwise)\n");
+		return 2;
+	}
+	diag_clear(&d);
+	if (demo) {
+		if (demo_dir == NULL)
+			demo_dir = DEFAULT_DEMO_DIR;
+		log_init(LOG_TO_STDERR, "relgated", rd.debug);
+		if (demo_setup(demo_dir, port != 0 ? port : 2222, demo_etc,
+		    sizeof(demo_etc), &d) != RG_OK) {
+			diag_format(&d, why, sizeof(why));
+			fprintf(stderr, "relgated: demo: %s\n", why);
+			return 1;
+		}
+		rd.config_dir = demo_etc;
+		rd.foreground = 1;
+	}
+	log_init(LOG_TO_STDERR, "relgated", rd.debug);
+	if (daemon_config_load(&rd, 0, &d) != RG_OK) {
+		diag_format(&d, why, sizeof(why));
+		fprintf(stderr, "relgated: %s: %s\n", rd.config_dir, why);
+		return 1;
+	}
+	if (demo && port != 0)
+		rd.cd->cfg.port = port;
+	if (!rd.foreground) {
+		if (rd.cd->cfg.log_syslog)
+			log_init(LOG_TO_SYSLOG, "relgated", rd.debug);
+		if (daemon_detach(&d) != RG_OK) {
+			diag_format(&d, why, sizeof(why));
+			log_warnx("%s", why);
+			return 1;
+		}
+	}
+	ssh_init();
+	if (daemon_start(&rd, &d) != RG_OK) {
+		diag_format(&d, why, sizeof(why));
+		log_warnx("cannot start: %s", why);
+		daemon_stop(&rd);
+		config_dir_free(rd.cd);
+		return 1;
+	}
+	log_info("relgated %s: config %s, state %s, %zu users, %zu contracts",
+	    PACKAGE_VERSION, rd.config_dir, rd.state_dir, rd.cd->n_users,
+	    rd.cd->n_contracts);
+	if (demo)
+		demo_print_usage(stdout, demo_dir, rd.cd->cfg.port);
+	status = listener_run(&rd);
+	daemon_stop(&rd);
+	config_dir_free(rd.cd);
+	ssh_finalize();
+	return status;
+}
