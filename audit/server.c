@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,6 +39,21 @@ struct client {
 	size_t	len;
 };
 
+/* Checkpoint signatures are made off the commit path by one signer thread
+ * with its own database connection: clients never wait for gpg. It signs
+ * the newest posted checkpoint and, through audit_checkpoint_sign(), every
+ * older one still unsigned. */
+struct signer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const char *state_dir;
+	uint64_t want, done;
+	char	hash[AUDIT_HASH_HEX + 1];
+	int	quit;
+	int	started;
+};
+
 struct server {
 	const char *state_dir;
 	struct audit *a;
@@ -53,7 +69,81 @@ struct server {
 	time_t	last_export;
 	int	dirty;
 	int	interval;
+	struct signer sg;
 };
+
+static void *
+signer_main(void *arg)
+{
+	struct signer *sg = arg;
+	struct audit_store *s = NULL;
+	char hash[AUDIT_HASH_HEX + 1];
+	uint64_t seq;
+
+	if (audit_store_sqlite_open(&s, sg->state_dir, 1, 0, NULL) != 0)
+		return NULL;
+	pthread_mutex_lock(&sg->mu);
+	for (;;) {
+		while (sg->want == sg->done && !sg->quit)
+			pthread_cond_wait(&sg->cv, &sg->mu);
+		if (sg->want == sg->done)
+			break;
+		seq = sg->want;
+		memcpy(hash, sg->hash, sizeof(hash));
+		pthread_mutex_unlock(&sg->mu);
+		(void)audit_checkpoint_sign(s, sg->state_dir, seq, hash, NULL);
+		pthread_mutex_lock(&sg->mu);
+		sg->done = seq;
+	}
+	pthread_mutex_unlock(&sg->mu);
+	s->ops->close(s);
+	return NULL;
+}
+
+static void
+signer_post(struct signer *sg, uint64_t seq, const char *hash)
+{
+	pthread_mutex_lock(&sg->mu);
+	sg->want = seq;
+	memcpy(sg->hash, hash, sizeof(sg->hash));
+	pthread_cond_signal(&sg->cv);
+	pthread_mutex_unlock(&sg->mu);
+}
+
+static void
+signer_stop(struct signer *sg)
+{
+	if (!sg->started)
+		return;
+	pthread_mutex_lock(&sg->mu);
+	sg->quit = 1;
+	pthread_cond_signal(&sg->cv);
+	pthread_mutex_unlock(&sg->mu);
+	pthread_join(sg->th, NULL);
+	sg->started = 0;
+}
+
+/* Append a log.checkpoint record now; the signer signs it. */
+static int
+checkpoint_post(struct server *sv, const char *why, struct diag *d)
+{
+	struct audit_event ev;
+	struct audit_record r;
+	int rc;
+
+	audit_event_init(&ev, "log.checkpoint", "ok");
+	ev.detail = why;
+	if ((rc = audit_record_from_event(&r, &ev)) != 0)
+		return rc;
+	rc = sv->store->ops->append(sv->store, &r, 1, d);
+	if (rc == 0) {
+		audit_handle_forward(sv->a, &r);
+		sv->last_seq = r.seq;
+		signer_post(&sv->sg, r.seq, r.hash);
+	}
+	audit_record_clear(&r);
+	return rc;
+}
 
 static uint32_t
 get_u32(const unsigned char *p)
@@ -224,12 +314,9 @@ commit_batch(struct server *sv, struct diag *d)
 	sv->nbatch = 0;
 	if (rc == 0 && sv->every > 0 &&
 	    sv->last_seq / sv->every > before / sv->every) {
-		/* The checkpoint record and its signature come after the
-		 * answers: clients never wait for a signature. */
-		(void)audit_checkpoint(sv->a, "every checkpoint_every records",
-		    d);
-		(void)audit_last_seq(sv->a, &sv->last_seq, d);
-		refresh_export(sv, 0);
+		/* The checkpoint record comes after the answers and its
+		 * signature in the signer thread: no client waits for it. */
+		(void)checkpoint_post(sv, "every checkpoint_every records", d);
 	}
 	return rc;
 }
@@ -277,6 +364,14 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 		rc = sv.lfd;
 		goto out;
 	}
+	sv.sg.state_dir = state_dir;
+	pthread_mutex_init(&sv.sg.mu, NULL);
+	pthread_cond_init(&sv.sg.cv, NULL);
+	if (pthread_create(&sv.sg.th, NULL, signer_main, &sv.sg) != 0) {
+		rc = diag_set(d, RG_EIO, "", 0, 0, "cannot start the signer");
+		goto out;
+	}
+	sv.sg.started = 1;
 	refresh_export(&sv, 1);
 	if ((pfd = calloc(CLIENTS_MAX + 1, sizeof(*pfd))) == NULL) {
 		rc = RG_ENOMEM;
@@ -320,10 +415,12 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 	}
 	if (rc == 0) {
 		/* The shutdown checkpoint, then a last officer-view refresh. */
-		rc = audit_checkpoint(sv.a, "audit writer shutdown", d);
+		rc = checkpoint_post(&sv, "audit writer shutdown", d);
+		signer_stop(&sv.sg);
 		refresh_export(&sv, 1);
 	}
 out:
+	signer_stop(&sv.sg);
 	for (i = 0; i < sv.ncl; i++) {
 		close(sv.cl[i].fd);
 		free(sv.cl[i].buf);
