@@ -1,0 +1,115 @@
+#!/bin/sh
+# relgate lint against the example configuration (keys made at run time by
+# make-keys.sh), then against broken copies: exit status and the
+# file:line:col messages a user sees.
+set -u
+
+: "${top_srcdir:?}" "${top_builddir:?}"
+RELGATE="$top_builddir/relgate"
+T=$(mktemp -d "${TMPDIR:-/tmp}/rg-lint.XXXXXX")
+GH="$T/gnupg"
+cleanup() {
+	gpgconf --homedir "$GH" --kill all >/dev/null 2>&1 || :
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# run NAME EXPECTED-STATUS ARGS...: output in $T/out, stderr in $T/err
+run() {
+	name=$1 want=$2
+	shift 2
+	"$RELGATE" "$@" >"$T/out" 2>"$T/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		fail "$name: exit $got, want $want"
+		sed 's/^/  out: /' "$T/out"
+		sed 's/^/  err: /' "$T/err"
+	fi
+}
+# expect NAME TEXT: a line of the output equals TEXT
+expect() {
+	grep -qxF -- "$2" "$T/out" || {
+		fail "$1: no line '$2'"
+		sed 's/^/  out: /' "$T/out"
+	}
+}
+
+D="$T/etc"
+sh "$top_srcdir/contracts/examples/make-keys.sh" "$D" >/dev/null ||
+	{ echo "make-keys.sh failed"; exit 1; }
+
+# The examples lint clean; -c may stand before or after the subcommand.
+run clean 0 -c "$D" lint
+[ -s "$T/out" ] && fail "clean: output not empty"
+grep -q "7 users, 2 contracts loaded; 0 problems" "$T/err" ||
+	fail "clean: summary: $(cat "$T/err")"
+run clean-after 0 lint -c "$D"
+
+# An unknown key in a user file.
+cp -R "$D" "$T/e1"
+printf 'shell: /bin/sh\n' >> "$T/e1/users/acme-ana.yaml"
+run unknown-key 1 lint -c "$T/e1"
+expect unknown-key "$T/e1/users/acme-ana.yaml:7:1: user: unknown key 'shell'"
+# acme-ana is then no user, so the contract naming her fails too.
+expect unknown-key "$T/e1/contracts/DWP-2026-0042.yaml:14:10: person 'acme-ana' is not a user (no valid users/acme-ana.yaml)"
+grep -q "6 users, 1 contract loaded; 2 problems" "$T/err" ||
+	fail "unknown-key: summary: $(cat "$T/err")"
+
+# An approver who is not staff; a wrong type; a bad date.
+cp -R "$D" "$T/e2"
+sed -i 's/^roles: \[staff, approver\]/roles: [approver]/' \
+	"$T/e2/users/iam-sam.yaml"
+sed -i 's/^version: 1$/version: one/' "$T/e2/contracts/DWP-2026-0051.yaml"
+sed -i 's/^valid_until: 2030-12-31/valid_until: 2030-02-30/' \
+	"$T/e2/users/acme-raj.yaml"
+run mixed 1 -c "$T/e2" lint
+expect mixed "$T/e2/contracts/DWP-2026-0042.yaml:15:21: approver 'iam-sam' is not staff"
+expect mixed "$T/e2/contracts/DWP-2026-0051.yaml:6:10: 'version' must be a whole number"
+expect mixed "$T/e2/users/acme-raj.yaml:6:14: 'valid_until' is not a valid date (YYYY-MM-DD): '2030-02-30'"
+[ "$(wc -l < "$T/out")" -eq 4 ] || fail "mixed: want 4 problems, got $(wc -l < "$T/out")"
+expect mixed "$T/e2/contracts/DWP-2026-0042.yaml:14:20: person 'acme-raj' is not a user (no valid users/acme-raj.yaml)"
+
+# A person of another organisation; a recipient whose key was removed.
+cp -R "$D" "$T/e3"
+sed -i 's/^people: \[beta-bo\]/people: [beta-bo, acme-ana]/' \
+	"$T/e3/contracts/DWP-2026-0051.yaml"
+rm "$T/e3/keys/pgp/acme-research.asc"
+run org-and-key 1 lint -c "$T/e3"
+expect org-and-key "$T/e3/contracts/DWP-2026-0051.yaml:17:19: person 'acme-ana' belongs to organisation 'acme-research', not the contractor 'beta-analytics'"
+fpr=$(sed -n 's/^  - \([0-9A-F]\{40\}\)$/\1/p' "$T/e3/contracts/DWP-2026-0042.yaml")
+expect org-and-key "$T/e3/contracts/DWP-2026-0042.yaml:18:5: recipient $fpr has no key in keys/pgp"
+
+# An expired recipient key (made in the past with a frozen clock).
+cp -R "$D" "$T/e4"
+mkdir -m 700 "$GH"
+GNUPGHOME="$GH" gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+	--faked-system-time '20200101T000000!' --quick-gen-key \
+	'Old <old@beta.example>' future-default default 1d >/dev/null 2>&1
+old=$(GNUPGHOME="$GH" gpg --batch --with-colons --list-keys 2>/dev/null |
+	awk -F: '$1 == "fpr" { print $10; exit }')
+GNUPGHOME="$GH" gpg --batch --armor --export "$old" \
+	> "$T/e4/keys/pgp/beta-analytics.asc" 2>/dev/null
+sed -i "s/^  - [0-9A-F]\{40\}$/  - $old/" "$T/e4/contracts/DWP-2026-0051.yaml"
+run expired 1 lint -c "$T/e4"
+expect expired "$T/e4/contracts/DWP-2026-0051.yaml:21:5: recipient $old: key in beta-analytics.asc expired on 2020-01-02"
+
+# Malformed YAML and a duplicate key.
+cp -R "$D" "$T/e5"
+printf 'roles: [officer\n' > "$T/e5/users/sec-oli.yaml"
+sed -i 's/^title: \(.*\)/title: \1\ntitle: again/' \
+	"$T/e5/contracts/DWP-2026-0042.yaml"
+run malformed 1 lint -c "$T/e5"
+grep -q "^$T/e5/users/sec-oli.yaml:2:1: YAML syntax error" "$T/out" ||
+	fail "malformed: $(cat "$T/out")"
+expect malformed "$T/e5/contracts/DWP-2026-0042.yaml:7:1: contract: duplicate key 'title' (first at line 6)"
+
+# A directory that cannot be read is exit 2.
+run missing 2 -c "$T/nope" lint
+grep -q "cannot read configuration directory" "$T/err" ||
+	fail "missing: $(cat "$T/err")"
+run usage 2 -c "$D" lint --bogus
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "lint_cli: all passed"
