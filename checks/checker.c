@@ -769,7 +769,10 @@ report_columns(struct checker *ck, struct check_report *r)
 		if (i == ck->ncols) {
 			char det[200];
 
-			snprintf(det, sizeof(det), "required column missing");
+			snprintf(det, sizeof(det), "%s column missing",
+			    cr->required ? "required" : (ds->one_row_per &&
+			    strcmp(ds->one_row_per, cr->name) == 0) ?
+			    "one_row_per" : "quasi-identifier");
 			rc = report_add(r, "columns.allowed", CHECK_FAIL, 1, NULL,
 			    0, cr->name, det);
 			bad++;
@@ -963,6 +966,9 @@ checker_finish(struct checker *ck, struct check_report **out)
 	if (!ck->header_seen && r->complete) {
 		r->complete = 0;
 		rg_strlcpy(r->error, "empty file: no header row", sizeof(r->error));
+	} else if (ck->rows == 0 && r->complete) {
+		r->complete = 0;
+		rg_strlcpy(r->error, "header only: no data rows", sizeof(r->error));
 	}
 	if (c->unmasked_justification != NULL) {
 		for (i = 0; i < ck->ncols; i++) {

@@ -320,11 +320,12 @@ test_wellformed(void **state)
 	assert_false(check_report_passed(r.rep));
 	assert_non_null(strstr(r.rep->error, "no header"));
 	done(&r);
-	/* header only: complete, zero rows */
+	/* header only: nothing to check, which is not a pass */
 	check(&r, &f, "a,b\n", NULL);
-	assert_true(r.rep->complete);
+	assert_false(r.rep->complete);
 	assert_int_equal(r.rep->rows, 0);
-	assert_true(check_report_passed(r.rep));
+	assert_false(check_report_passed(r.rep));
+	assert_non_null(strstr(r.rep->error, "no data rows"));
 	done(&r);
 }
 
