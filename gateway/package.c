@@ -32,6 +32,7 @@ struct stage {
 	struct archive *a;
 	int	fd;
 	int	failed;
+	int	discard;	/* aborting: drop everything written */
 	char	path[1024];
 	char	err[256];
 };
@@ -52,6 +53,8 @@ fd_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 	const unsigned char *p = buf;
 	size_t left = len;
 
+	if (s->discard)
+		return (la_ssize_t)len;
 	while (left > 0) {
 		ssize_t n = write(s->fd, p, left);
 
@@ -219,9 +222,10 @@ stage_abort(struct stage *s)
 	if (s == NULL)
 		return;
 	if (s->a != NULL) {
-		/* Keep libarchive from writing an end marker into the file. */
-		s->failed = 1;
-		archive_write_fail(s->a);
+		/* Let libarchive close (it frees its filters only then) into
+		 * a callback that drops everything. */
+		s->discard = 1;
+		(void)archive_write_close(s->a);
 		archive_write_free(s->a);
 	}
 	if (s->fd != -1)

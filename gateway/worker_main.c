@@ -5,6 +5,12 @@
  *	relgate-worker -c CONFIG_DIR -s STATE_DIR [--once]
  *
  * --once: recover, handle the queue until it is empty, expire, exit.
+ *
+ *	relgate-worker -s STATE_DIR --enqueue KIND ARG...
+ *
+ * adds one queue entry as the SFTP layer would (submit USER FOLDER,
+ * withdraw USER FOLDER, decision REQUEST USER, download CONTRACT RELEASE
+ * USER).
  */
 #include "config.h"
 
@@ -19,8 +25,33 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: relgate-worker -c CONFIG_DIR [-s STATE_DIR]"
-	    " [--once]\n");
+	    " [--once]\n"
+	    "       relgate-worker -s STATE_DIR --enqueue KIND ARG...\n");
 	exit(2);
+}
+
+static int
+enqueue(const char *state, int argc, char **argv)
+{
+	struct diag d;
+	int rc;
+
+	diag_clear(&d);
+	if (argc == 3 && strcmp(argv[0], "submit") == 0)
+		rc = queue_submit(state, argv[1], argv[2], &d);
+	else if (argc == 3 && strcmp(argv[0], "withdraw") == 0)
+		rc = queue_withdraw(state, argv[1], argv[2], &d);
+	else if (argc == 3 && strcmp(argv[0], "decision") == 0)
+		rc = queue_decision(state, argv[1], argv[2], &d);
+	else if (argc == 4 && strcmp(argv[0], "download") == 0)
+		rc = queue_download(state, argv[1], argv[2], argv[3], &d);
+	else
+		usage();
+	if (rc != RG_OK) {
+		fprintf(stderr, "relgate-worker: %s\n", d.msg);
+		return 1;
+	}
+	return 0;
 }
 
 int
@@ -39,6 +70,8 @@ main(int argc, char **argv)
 			state = argv[++i];
 		else if (strcmp(argv[i], "--once") == 0)
 			once = 1;
+		else if (strcmp(argv[i], "--enqueue") == 0 && state != NULL)
+			return enqueue(state, argc - i - 1, argv + i + 1);
 		else
 			usage();
 	}
