@@ -39,7 +39,7 @@ struct child {
 	char	addr[INET6_ADDRSTRLEN];
 	char	user[USER_MAX];	/* last user an attempt named */
 	char	login[USER_MAX];	/* logged-in user, "" before */
-	int	reaped;
+	int	over_limit;	/* proved a key, refused by the session limit */
 };
 
 struct master {
@@ -158,7 +158,8 @@ count_failure(struct master *m, const struct child *k)
 	const struct gateway_config *cfg = &m->rd->cd->cfg;
 	time_t now = time(NULL);
 
-	if (k->login[0] != '\0')
+	/* a key proved but refused for max_sessions_per_user is no guess */
+	if (k->login[0] != '\0' || k->over_limit)
 		return;
 	if (ratelimit_failure(m->rl_src, k->addr, now,
 	    cfg->auth_fail_per_source, cfg->auth_fail_window,
@@ -224,7 +225,8 @@ monitor_read(struct master *m, size_t i)
 		    (max <= 0 || sessions_of(m, user) < (size_t)max)) {
 			rg_strlcpy(k->login, user, sizeof(k->login));
 			reply = '1';
-		}
+		} else if (max > 0 && sessions_of(m, user) >= (size_t)max)
+			k->over_limit = 1;
 	}
 	if (send(k->mon, &reply, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
 		log_warn("session %ld: monitor reply", (long)k->pid);

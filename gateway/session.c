@@ -626,6 +626,9 @@ chan_free(struct chan *c)
 {
 	sftp_server_free(c->sftp);
 	c->sftp = NULL;
+	/* libssh keeps the channel until the peer's CLOSE arrives: it must
+	 * not call back into this struct after it is freed */
+	ssh_remove_channel_callbacks(c->ch, &c->cb);
 	ssh_channel_free(c->ch);
 	buf_free(&c->in);
 	buf_free(&c->out);

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""SSH client probes for relgated's integration tests (paramiko).
+
+Each subcommand exits 0 when the server behaved as a secure gateway must,
+1 when it did not, and prints one line saying what happened.
+
+  login PORT USER KEY [--source ADDR] [--channels N]
+        log in with KEY, open N sftp channels on the one connection, list /
+        in each; exit 0 when that worked ("in"), 3 when authentication was
+        refused ("refused")
+  hold PORT USER KEY SECONDS
+        log in and keep the session open for SECONDS (exit 0 if it stayed
+        usable, 4 if the server ended it)
+  probe-swap PORT USER KEY_A KEY_B
+        offer KEY_A without signature (the server must answer PK_OK), then
+        send a signed request with KEY_B for the same user: must be refused
+  methods PORT USER
+        none, password and keyboard-interactive must all be refused and
+        only publickey offered
+  channel-before-auth PORT
+        open a session channel before authenticating: must fail
+  inject-success PORT USER
+        send SSH_MSG_USERAUTH_SUCCESS to the server ourselves, then open a
+        channel: must fail (CVE-2018-10933)
+"""
+import socket
+import sys
+import threading
+import time
+
+import paramiko
+from paramiko.auth_handler import AuthHandler
+from paramiko.common import (MSG_SERVICE_ACCEPT, MSG_USERAUTH_INFO_REQUEST,
+                             cMSG_SERVICE_REQUEST, cMSG_USERAUTH_REQUEST,
+                             cMSG_USERAUTH_SUCCESS)
+from paramiko.message import Message
+
+HOST = "127.0.0.1"
+
+
+def transport(port, source=None):
+    sock = socket.create_connection((HOST, int(port)), timeout=15,
+                                    source_address=(source, 0) if source else None)
+    t = paramiko.Transport(sock)
+    t.banner_timeout = 15
+    t.auth_timeout = 15
+    t.start_client(timeout=15)
+    return t
+
+
+def load_key(path):
+    return paramiko.Ed25519Key.from_private_key_file(path)
+
+
+def cmd_login(args):
+    port, user, key = args[:3]
+    source, channels = None, 1
+    rest = args[3:]
+    while rest:
+        if rest[0] == "--source":
+            source = rest[1]
+        elif rest[0] == "--channels":
+            channels = int(rest[1])
+        rest = rest[2:]
+    try:
+        t = transport(port, source)
+    except (paramiko.SSHException, EOFError, OSError) as e:
+        print("refused: connection closed before the handshake: %s" % e)
+        return 3
+    try:
+        t.auth_publickey(user, load_key(key))
+    except paramiko.AuthenticationException as e:
+        print("refused: %s" % e)
+        return 3
+    except (paramiko.SSHException, EOFError, OSError) as e:
+        print("refused: connection ended: %s" % e)
+        return 3
+    clients = [paramiko.SFTPClient.from_transport(t) for _ in range(channels)]
+    names = [sorted(c.listdir("/")) for c in clients]
+    for c in clients:
+        c.close()
+    t.close()
+    print("in: %s" % names)
+    return 0
+
+
+def cmd_hold(args):
+    port, user, key, secs = args[:4]
+    t = transport(port)
+    t.auth_publickey(user, load_key(key))
+    c = paramiko.SFTPClient.from_transport(t)
+    c.listdir("/")
+    print("in", flush=True)
+    time.sleep(float(secs))
+    try:
+        c.listdir("/")
+    except (paramiko.SSHException, EOFError, OSError) as e:
+        print("ended by the server: %s" % e)
+        return 4
+    t.close()
+    print("still usable")
+    return 0
+
+
+# ---- probe with one key, sign with another -------------------------------
+
+class SwapAuth(AuthHandler):
+    """Probe with key_a (no signature), then sign with key_b."""
+    key_a = None
+    pk_ok = False
+
+    def _swap_service_accept(self, m):
+        m.get_text()
+        out = Message()
+        out.add_byte(cMSG_USERAUTH_REQUEST)
+        out.add_string(self.username)
+        out.add_string("ssh-connection")
+        out.add_string("publickey")
+        out.add_boolean(False)
+        out.add_string(self.key_a.get_name())
+        out.add_string(self.key_a.asbytes())
+        self.transport._send_message(out)
+
+    def _swap_pk_ok(self, m):
+        # SSH_MSG_USERAUTH_PK_OK shares number 60 with INFO_REQUEST
+        SwapAuth.pk_ok = True
+        key = self.private_key
+        out = Message()
+        out.add_byte(cMSG_USERAUTH_REQUEST)
+        out.add_string(self.username)
+        out.add_string("ssh-connection")
+        out.add_string("publickey")
+        out.add_boolean(True)
+        out.add_string(key.get_name())
+        out.add_string(key.asbytes())
+        blob = self._get_session_blob(key, "ssh-connection", self.username,
+                                      key.get_name())
+        out.add_string(key.sign_ssh_data(blob))
+        self.transport._send_message(out)
+
+    _client_handler_table = dict(AuthHandler._client_handler_table)
+    _client_handler_table[MSG_SERVICE_ACCEPT] = _swap_service_accept
+    _client_handler_table[MSG_USERAUTH_INFO_REQUEST] = _swap_pk_ok
+
+
+def cmd_probe_swap(args):
+    port, user, key_a, key_b = args[:4]
+    t = transport(port)
+    h = SwapAuth(t)
+    SwapAuth.key_a = load_key(key_a)
+    h.username = user
+    h.auth_method = "publickey"
+    h.private_key = load_key(key_b)
+    h.auth_event = threading.Event()
+    t.auth_handler = h
+    m = Message()
+    m.add_byte(cMSG_SERVICE_REQUEST)
+    m.add_string("ssh-userauth")
+    t._send_message(m)
+    try:
+        h.wait_for_response(h.auth_event)
+        ok = t.is_authenticated()
+    except (paramiko.AuthenticationException, paramiko.SSHException,
+            EOFError) as e:
+        ok = False
+        print("signed attempt refused: %s" % e)
+    t.close()
+    print("pk_ok=%s authenticated=%s" % (SwapAuth.pk_ok, ok))
+    return 0 if SwapAuth.pk_ok and not ok else 1
+
+
+def cmd_methods(args):
+    port, user = args[:2]
+    bad = []
+    t = transport(port)
+    try:
+        t.auth_none(user)
+        bad.append("none accepted")
+    except paramiko.BadAuthenticationType as e:
+        if list(e.allowed_types) != ["publickey"]:
+            bad.append("offered %s" % e.allowed_types)
+    except paramiko.AuthenticationException:
+        pass
+    for what, fn in (("password", lambda: t.auth_password(user, "secret")),
+                     ("keyboard-interactive",
+                      lambda: t.auth_interactive(user, lambda *a: ["secret"]))):
+        try:
+            fn()
+            bad.append("%s accepted" % what)
+        except (paramiko.AuthenticationException, paramiko.SSHException):
+            pass
+    ok = not t.is_authenticated() and not bad
+    t.close()
+    print("refused all" if ok else "FAILED: %s" % bad)
+    return 0 if ok else 1
+
+
+def try_channel(t):
+    try:
+        ch = t.open_session(timeout=5)
+        ch.invoke_subsystem("sftp")
+        return True
+    except (paramiko.SSHException, EOFError, OSError):
+        return False
+
+
+def cmd_channel_before_auth(args):
+    t = transport(args[0])
+    opened = try_channel(t)
+    t.close()
+    print("channel opened!" if opened else "channel refused")
+    return 1 if opened else 0
+
+
+def cmd_inject_success(args):
+    port, user = args[:2]
+    t = transport(port)
+    m = Message()
+    m.add_byte(cMSG_SERVICE_REQUEST)
+    m.add_string("ssh-userauth")
+    t._send_message(m)
+    time.sleep(0.3)
+    m = Message()
+    m.add_byte(cMSG_USERAUTH_SUCCESS)
+    t._send_message(m)
+    # behave as if it had worked: mark ourselves authenticated
+    t.auth_handler = AuthHandler(t)
+    t.auth_handler.authenticated = True
+    t.auth_handler.username = user
+    time.sleep(0.3)
+    opened = try_channel(t)
+    t.close()
+    print("channel opened!" if opened else "channel refused")
+    return 1 if opened else 0
+
+
+def main():
+    cmds = {"login": cmd_login, "hold": cmd_hold,
+            "probe-swap": cmd_probe_swap, "methods": cmd_methods,
+            "channel-before-auth": cmd_channel_before_auth,
+            "inject-success": cmd_inject_success}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        print(__doc__)
+        return 2
+    return cmds[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

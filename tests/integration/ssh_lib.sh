@@ -1,0 +1,120 @@
+# tests/integration/ssh_lib.sh — sourced by the ssh_*.sh tests: a temporary
+# config and state directory, a relgated on a free 127.0.0.1 port, users
+# with keys made at run time, and helpers to assert on the audit trail.
+# Everything made here is removed on exit; only the daemon we started is
+# stopped (by its pid).
+
+set -eu
+
+: "${top_builddir:?run through make check}"
+: "${top_srcdir:?run through make check}"
+RELGATED=$top_builddir/relgated
+RELGATE=$top_builddir/relgate
+PY=/usr/bin/python3
+CLIENT=$top_srcdir/tests/integration/ssh_client.py
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/relgate-ssh.XXXXXX")
+ETC=$T/etc
+STATE=$T/state
+LOG=$T/relgated.log
+PID=
+FAILS=0
+mkdir -p "$ETC/users" "$ETC/contracts" "$ETC/keys/pgp"
+
+cleanup() {
+	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+		kill -TERM "$PID" 2>/dev/null || :
+		for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$PID" 2>/dev/null || :
+	fi
+	if [ "$FAILS" -ne 0 ] || [ -n "${KEEP_LOG:-}" ]; then
+		echo "---- relgated log"; cat "$LOG" 2>/dev/null || :
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+PORT=$(free_port)
+
+# write_config [extra yaml lines...]
+write_config() {
+	{
+		echo "listen: 127.0.0.1"
+		echo "port: $PORT"
+		echo "state_dir: $STATE"
+		echo "log: stderr"
+		for l in "$@"; do echo "$l"; done
+	} > "$ETC/relgate.yaml"
+}
+
+# add_user NAME ROLES ORG [extra yaml lines...]: key in $T/keys/NAME
+add_user() {
+	name=$1 roles=$2 org=$3
+	shift 3
+	mkdir -p "$T/keys"
+	[ -f "$T/keys/$name" ] || ssh-keygen -q -t ed25519 -N '' -C "$name@test" -f "$T/keys/$name"
+	{
+		echo "roles: $roles"
+		echo "organisation: $org"
+		echo "ssh_keys:"
+		echo "  - $(cat "$T/keys/$name.pub")"
+		for l in "$@"; do echo "$l"; done
+	} > "$ETC/users/$name.yaml"
+}
+
+start_relgated() {
+	"$RELGATED" -c "$ETC" -f >>"$LOG" 2>&1 &
+	PID=$!
+	for _ in $(seq 100); do
+		if $PY -c "import socket,sys; socket.create_connection(('127.0.0.1',$PORT),0.2).close()" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$PID" 2>/dev/null || { cat "$LOG"; echo "relgated died"; exit 1; }
+		sleep 0.1
+	done
+	cat "$LOG"; echo "relgated did not listen on $PORT"; exit 1
+}
+
+SSH_OPTS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o IdentitiesOnly=yes"
+
+# sftp_as USER BATCHFILE: OpenSSH sftp in batch mode
+sftp_as() {
+	timeout 60 sftp -q $SSH_OPTS -P "$PORT" -i "$T/keys/$1" -b "$2" "$1@127.0.0.1"
+}
+
+pass() { echo "ok - $*"; }
+fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+check() { # check DESCRIPTION COMMAND...
+	d=$1; shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+
+# audit_json: every record as JSON lines
+audit_json() { "$RELGATE" -c "$ETC" audit list --json; }
+# audit_has TYPE OUTCOME USER DETAIL-SUBSTRING: a matching record exists
+audit_has() {
+	audit_json | $PY -c '
+import json, sys
+t, o, u, d = sys.argv[1:5]
+for line in sys.stdin:
+    r = json.loads(line)
+    if r["type"] == t and (not o or r["outcome"] == o) and \
+       (not u or r["user"] == u) and (not d or d in (r["detail"] or "")):
+        sys.exit(0)
+sys.exit(1)' "$1" "$2" "$3" "$4"
+}
+
+finish() {
+	if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$LOG" >/dev/null 2>&1; then
+		fail "relgated's log shows a sanitizer report"
+	fi
+	if [ "$FAILS" -ne 0 ]; then
+		echo "$FAILS check(s) failed"
+		exit 1
+	fi
+	echo "all checks passed"
+	exit 0
+}
