@@ -157,6 +157,39 @@ write_both(struct worker *w, const struct request_rec *r, const char *name,
 	return rc;
 }
 
+/* requests/ID/meta.json: who submitted what, for the approvers' view. */
+static int
+write_meta(struct worker *w, const struct request_rec *r)
+{
+	char path[PATH_MAX];
+	struct buf b;
+	struct diag d;
+	int rc;
+
+	if (worker_path(path, sizeof(path), "%s/requests/%s/meta.json",
+	    w->state_dir, r->id) != 0)
+		return RG_EINVAL;
+	buf_init(&b, 8192);
+	rc = buf_printf(&b, "{\"request\": ");
+	rc |= json_append_string(&b, r->id);
+	rc |= buf_printf(&b, ", \"submitter\": ");
+	rc |= json_append_string(&b, r->submitter);
+	rc |= buf_printf(&b, ", \"folder\": ");
+	rc |= json_append_string(&b, r->folder);
+	rc |= buf_printf(&b, ", \"contract\": ");
+	rc |= json_append_string(&b, r->contract);
+	rc |= buf_printf(&b, ", \"dataset\": ");
+	rc |= json_append_string(&b, r->dataset);
+	rc |= buf_printf(&b, ", \"submitted\": ");
+	rc |= json_append_string(&b, r->submitted);
+	rc |= buf_printf(&b, "}\n");
+	diag_clear(&d);
+	if (rc == 0)
+		rc = file_write_atomic(path, b.data, b.len, 0600, &d);
+	buf_free(&b);
+	return rc ? RG_EIO : RG_OK;
+}
+
 /* Rewrite status.json and report.txt of a request in both places. */
 int
 worker_status_write(struct worker *w, const struct request_rec *r)
@@ -164,6 +197,8 @@ worker_status_write(struct worker *w, const struct request_rec *r)
 	struct buf b;
 	int rc;
 
+	if ((rc = write_meta(w, r)) != RG_OK)
+		return rc;
 	buf_init(&b, STATUS_MAX * 2);
 	if ((rc = status_json(w, r, &b)) == RG_OK)
 		rc = write_both(w, r, "status.json", &b);
