@@ -84,15 +84,27 @@ int	audit_wire_decode(const unsigned char *p, size_t len,
 /* The statement a checkpoint signature covers. */
 int	audit_checkpoint_statement(uint64_t seq, const char *hash,
 	    struct buf *out);
-/* Sign checkpoint record (seq, hash): store the signature and rewrite
- * STATE_DIR/audit/checkpoint.asc. */
+/* Sign checkpoint record (seq, hash) and every older checkpoint still
+ * unsigned (seq 0: only those): store the signatures and move
+ * STATE_DIR/audit/checkpoint.asc forward. */
 int	audit_checkpoint_sign(struct audit_store *s, const char *state_dir,
 	    uint64_t seq, const char *hash, struct diag *d);
 
-/* Read and verify STATE_DIR/audit/checkpoint.asc (the latest signed
- * checkpoint): RG_ENOENT when none, RG_EINTEGRITY when it is bad. */
+/* Parse STATE_DIR/audit/checkpoint.asc (the latest signed checkpoint)
+ * without checking its signature: seq, hash, and when stmt/sig are not
+ * NULL the signed statement and the signature. RG_ENOENT when there is
+ * none, RG_EINTEGRITY when it is malformed. */
 int	audit_head_read(const char *state_dir, uint64_t *seq,
-	    char hash[AUDIT_HASH_HEX + 1], struct diag *d);
+	    char hash[AUDIT_HASH_HEX + 1], struct buf *stmt, struct buf *sig,
+	    struct diag *d);
+
+/* Native checks of the gateway key's Ed25519 signatures (pgpsig.c). */
+struct pgp_verifier;
+int	audit_pgp_verifier_new(struct pgp_verifier **out,
+	    const char *state_dir, struct diag *d);
+int	audit_pgp_verify(struct pgp_verifier *v, const void *data, size_t len,
+	    const char *sig, size_t siglen);
+void	audit_pgp_verifier_free(struct pgp_verifier *v);
 
 /* ---- syslog ----------------------------------------------------------- */
 

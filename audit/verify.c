@@ -33,7 +33,31 @@ struct vstate {
 	const char *state_dir;
 	int	err;		/* a non-integrity error (memory, crypto) */
 	struct diag *d;
+	struct pgp_verifier *pv;
+	int	pv_tried;
 };
+
+/* A checkpoint signature: natively when the key allows (fast), else by
+ * GnuPG. */
+static int
+sig_ok(struct vstate *v, const void *data, size_t len, const char *sig,
+    size_t siglen)
+{
+	int rc;
+
+	if (!v->pv_tried) {
+		v->pv_tried = 1;
+		if (audit_pgp_verifier_new(&v->pv, v->state_dir, NULL) != 0)
+			v->pv = NULL;
+	}
+	if (v->pv != NULL) {
+		rc = audit_pgp_verify(v->pv, data, len, sig, siglen);
+		if (rc != RG_EUNSUPPORTED)
+			return rc == 0;
+	}
+	return gateway_pgp_verify(v->state_dir, data, len, sig, siglen,
+	    NULL) == 0;
+}
 
 /* Keep the lowest bad seq and its reason. */
 static void
@@ -150,9 +174,8 @@ on_sig(uint64_t seq, const char *hash, const char *sig, void *ctx)
 	}
 	buf_init(&st, 512);
 	rc = audit_checkpoint_statement(seq, hash, &st);
-	if (rc == 0)
-		rc = gateway_pgp_verify(v->state_dir, st.data, st.len, sig,
-		    strlen(sig), NULL);
+	if (rc == 0 && !sig_ok(v, st.data, st.len, sig, strlen(sig)))
+		rc = RG_EINTEGRITY;
 	buf_free(&st);
 	if (rc != 0) {
 		bad(v, seq, "checkpoint signature does not verify");
@@ -168,11 +191,18 @@ static void
 check_head(struct vstate *v)
 {
 	char hash[AUDIT_HASH_HEX + 1];
+	struct buf st, sig;
 	struct cp *c;
 	uint64_t seq;
 	int rc;
 
-	rc = audit_head_read(v->state_dir, &seq, hash, NULL);
+	buf_init(&st, 4096);
+	buf_init(&sig, 128 * 1024);
+	rc = audit_head_read(v->state_dir, &seq, hash, &st, &sig, NULL);
+	if (rc == 0 && !sig_ok(v, st.data, st.len, (char *)sig.data, sig.len))
+		rc = RG_EINTEGRITY;
+	buf_free(&st);
+	buf_free(&sig);
 	if (rc == RG_ENOENT) {
 		if (v->res->checkpoints > 0)
 			bad(v, v->res->last_checkpoint, "the latest checkpoint "
@@ -246,6 +276,7 @@ audit_verify(const char *state_dir, struct audit_verify_result *res,
 	memcpy(res->last_hash, v.prev, sizeof(res->last_hash));
 	rc = RG_OK;
 out:
+	audit_pgp_verifier_free(v.pv);
 	free(v.cps);
 	s->ops->close(s);
 	return rc;

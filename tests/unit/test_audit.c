@@ -367,6 +367,45 @@ test_checkpoint_rehash(void **st)
 	rmstate(dir);
 }
 
+/* The native Ed25519 check agrees with GnuPG on good and bad signatures. */
+static void
+test_native_sig(void **st)
+{
+	struct pgp_verifier *v;
+	struct buf sig;
+	char *dir = mkstate(), fpr[41];
+	const char *msg = "relgate audit checkpoint v1\nseq 1\nhash x\n";
+	int i;
+
+	(void)st;
+	assert_int_equal(gateway_pgp_ensure(dir, fpr, NULL), 0);
+	assert_int_equal(audit_pgp_verifier_new(&v, dir, NULL), 0);
+	for (i = 0; i < 3; i++) {
+		buf_init(&sig, 65536);
+		assert_int_equal(gateway_pgp_sign(dir, msg, strlen(msg) - (size_t)i,
+		    &sig, NULL), 0);
+		buf_cstr(&sig);
+		assert_int_equal(audit_pgp_verify(v, msg, strlen(msg) - (size_t)i,
+		    (char *)sig.data, sig.len), 0);
+		assert_int_equal(gateway_pgp_verify(dir, msg,
+		    strlen(msg) - (size_t)i, sig.data, sig.len, NULL), 0);
+		/* Another text: both say no. */
+		assert_int_equal(audit_pgp_verify(v, msg, 5, (char *)sig.data,
+		    sig.len), RG_EINTEGRITY);
+		assert_int_equal(gateway_pgp_verify(dir, msg, 5, sig.data,
+		    sig.len, NULL), RG_EINTEGRITY);
+		/* One bit of the signature flipped inside the armour. */
+		sig.data[sig.len - 40] ^= 0x01;
+		assert_int_not_equal(audit_pgp_verify(v, msg,
+		    strlen(msg) - (size_t)i, (char *)sig.data, sig.len), 0);
+		assert_int_not_equal(gateway_pgp_verify(dir, msg,
+		    strlen(msg) - (size_t)i, sig.data, sig.len, NULL), 0);
+		buf_free(&sig);
+	}
+	audit_pgp_verifier_free(v);
+	rmstate(dir);
+}
+
 static void
 test_export(void **st)
 {
@@ -506,6 +545,7 @@ main(void)
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_verify_edits),
 		cmocka_unit_test(test_checkpoint_rehash),
+		cmocka_unit_test(test_native_sig),
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_syslog),
 		cmocka_unit_test(test_server),
