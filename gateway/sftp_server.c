@@ -379,14 +379,25 @@ static int
 refuse(struct sftp_server *s, uint32_t id, const char *name, int path_arg,
     struct sftp_rd *r, struct buf *out)
 {
-	const unsigned char *p;
-	size_t n;
+	const unsigned char *p = NULL;
+	size_t n = 0;
 	char vpath[SFTP_MAX_PATH], msg[160];
+	struct vres res;
+	struct stat st;
 
 	vpath[0] = '\0';
 	if (path_arg && (sftp_get_string(r, &p, &n) != 0 ||
 	    view_normalise(vpath, sizeof(vpath), p, n) != 0))
 		vpath[0] = '\0';
+	/* Deleting what is not there is NO_SUCH_FILE in every view
+	 * (WinSCP depends on it), not a denial. */
+	if (vpath[0] != '\0' && (strcmp(name, "remove") == 0 ||
+	    strcmp(name, "rmdir") == 0) &&
+	    (view_resolve(s->view, p, n, VI_LOOKUP, &res, msg,
+	    sizeof(msg)) != SSH_FX_OK ||
+	    view_stat(s->view, &res, &st) != SSH_FX_OK))
+		return sftp_reply_status(s, out, id, SSH_FX_NO_SUCH_FILE,
+		    NULL);
 	snprintf(msg, sizeof(msg), "Permission denied: %s in a read-only "
 	    "view", name);
 	return sftp_reply_denied(s, out, id, SSH_FX_PERMISSION_DENIED, msg,

@@ -56,10 +56,21 @@ walk_open(int rootfd, const char *rel, int flags, mode_t mode)
 			break;
 		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
+		if (fd < 0) {
+			struct stat st;
+
+			/* A symlink on the way: as openat2 says it. */
+			saved = errno;
+			if (saved == ENOTDIR && fstatat(dfd, comp, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				saved = ELOOP;
+			if (dfd != rootfd)
+				close(dfd);
+			errno = saved;
+			return -1;
+		}
 		if (dfd != rootfd)
 			close(dfd);
-		if (fd < 0)
-			return -1;
 		dfd = fd;
 		p = slash + 1;
 	}
