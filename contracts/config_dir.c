@@ -215,19 +215,35 @@ today_days(void)
 	return t;
 }
 
-static const struct pgp_keyinfo *
-find_key(const struct pgp_keyinfo *keys, size_t n, const char *fpr)
+static int
+key_usable(const struct pgp_keyinfo *k, long today)
 {
+	return !k->revoked && k->can_encrypt &&
+	    (k->expires == DATE_UNSET || k->expires > today);
+}
+
+/* The key holding fingerprint fpr (primary or subkey); a usable one when
+ * several files hold it (an old and a renewed copy). */
+static const struct pgp_keyinfo *
+find_key(const struct pgp_keyinfo *keys, size_t n, const char *fpr,
+    long today)
+{
+	const struct pgp_keyinfo *found = NULL;
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
-		if (strcasecmp(keys[i].fpr, fpr) == 0)
+		int match = strcasecmp(keys[i].fpr, fpr) == 0;
+
+		for (j = 0; !match && j < keys[i].n_subkeys && j < 8; j++)
+			match = strcasecmp(keys[i].subkey_fprs[j], fpr) == 0;
+		if (!match)
+			continue;
+		if (key_usable(&keys[i], today))
 			return &keys[i];
-		for (j = 0; j < keys[i].n_subkeys && j < 8; j++)
-			if (strcasecmp(keys[i].subkey_fprs[j], fpr) == 0)
-				return &keys[i];
+		if (found == NULL)
+			found = &keys[i];
 	}
-	return NULL;
+	return found;
 }
 
 /*
@@ -294,7 +310,7 @@ cross_check(struct config_dir *cd, const struct contract *c,
 	for (i = 0; i < c->n_recipients; i++) {
 		const struct pgp_keyinfo *k;
 
-		k = find_key(keys, n_keys, c->recipients[i]);
+		k = find_key(keys, n_keys, c->recipients[i], today);
 		if (k == NULL)
 			PROBLEM(c->recipients_pos[i], "recipient %s has no key "
 			    "in keys/pgp%s", c->recipients[i], keys_ok ? "" :

@@ -335,6 +335,13 @@ need_column(const struct dataset *ds, const char *col, const struct ynode *v,
 }
 
 static int
+numeric_type(const struct column_rule *r)
+{
+	return r != NULL && (r->type == COLTYPE_INTEGER ||
+	    r->type == COLTYPE_DECIMAL);
+}
+
+static int
 parse_dominance(struct dataset *ds, const struct ynode *m, const char *f,
     struct diag *d)
 {
@@ -353,6 +360,13 @@ parse_dominance(struct dataset *ds, const struct ynode *m, const char *f,
 	if ((rc = yget_str(&ds->dominance.top_column, v, "top", 128, f, d)) ||
 	    (rc = need_column(ds, ds->dominance.top_column, v, "top", f, d)))
 		return rc;
+	if (strcmp(ds->dominance.top_column, ds->dominance.total_column) == 0)
+		return yerr(d, RG_EPARSE, f, v, "'top' and 'total' must be "
+		    "different columns");
+	if (!numeric_type(dataset_column(ds, ds->dominance.total_column)) ||
+	    !numeric_type(dataset_column(ds, ds->dominance.top_column)))
+		return yerr(d, RG_EPARSE, f, m, "dominance: 'total' and 'top' "
+		    "must be columns of type integer or decimal");
 	v = ymap_get(m, "percent");
 	if ((rc = yget_double(&ds->dominance.percent, v, "percent", f, d)))
 		return rc;

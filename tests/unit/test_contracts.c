@@ -418,6 +418,12 @@ test_contract_rules(void **state)
 	expect_contract_error("    rounding: 5\n", "    rounding: 5\n"
 	    "    dominance: {total: claimants, top: year, percent: 150}\n",
 	    42, 55, "'percent' must be");
+	expect_contract_error("    rounding: 5\n", "    rounding: 5\n"
+	    "    dominance: {total: claimants, top: region, percent: 50}\n",
+	    42, 16, "must be columns of type integer or decimal");
+	expect_contract_error("    rounding: 5\n", "    rounding: 5\n"
+	    "    dominance: {total: claimants, top: claimants, percent: 5}\n",
+	    42, 40, "must be different columns");
 	/* anchors and aliases are refused */
 	expect_contract_error("people: [acme-ana, acme-raj]",
 	    "people: &p [acme-ana]\napprovers2: *p", 11, 9, "anchors");
@@ -961,6 +967,21 @@ test_dir_recipient_keys(void **state)
 	free(t);
 	expect_dir_problem("contracts/DWP-2026-0042.yaml", 15, 5,
 	    "expired on 2020-01-02");
+	/* a renewed copy of the same key next to the expired one: fine */
+	{
+		struct config_dir *cd = NULL;
+		struct diag d;
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "cp '%s/renewed.asc' "
+		    "'%s/keys/pgp/zz-renewed.asc'", tmpdir, tmpdir);
+		assert_int_equal(run(cmd), 0);
+		assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+		assert_int_equal(cd->n_problems, 0);
+		assert_int_equal(cd->n_contracts, 1);
+		config_dir_free(cd);
+		rm("keys/pgp/zz-renewed.asc");
+	}
 	t = contract_with(NULL, NULL, fpr_signonly);
 	put("contracts/DWP-2026-0042.yaml", t);
 	free(t);
@@ -1013,7 +1034,7 @@ test_dir_id_and_files(void **state)
 static int
 group_setup(void **state)
 {
-	char sub[2048];
+	char sub[4096];
 
 	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "%s/rg-test-contracts.XXXXXX",
@@ -1033,6 +1054,16 @@ group_setup(void **state)
 	    fpr_expired);
 	make_pgp_key(gnupghome, "Sign <sign@acme.example>", "ed25519",
 	    "sign", "2y", NULL, p("keys/pgp/sign.asc"), fpr_signonly);
+	/* the expired key, renewed: kept aside until a test wants it */
+	snprintf(sub, sizeof(sub), "GNUPGHOME='%s' gpg --batch --quiet "
+	    "--pinentry-mode loopback --passphrase '' --quick-set-expire %s 2y "
+	    "&& GNUPGHOME='%s' gpg --batch --quiet --pinentry-mode loopback "
+	    "--passphrase '' --quick-set-expire %s 2y '*' && GNUPGHOME='%s' "
+	    "gpg --batch --armor --export %s > '%s/renewed.asc'", gnupghome,
+	    fpr_expired, gnupghome, fpr_expired, gnupghome, fpr_expired,
+	    tmpdir);
+	if (run(sub) != 0)
+		return -1;
 	return 0;
 }
 
