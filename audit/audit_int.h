@@ -60,7 +60,8 @@ int	audit_store_sqlite_open(struct audit_store **out, const char *state_dir,
 
 /* ---- records ---------------------------------------------------------- */
 
-/* Fill seq, time, prev and hash of recs[0..n) following (seq, hash). */
+/* Fill seq, time (unless already set), prev and hash of recs[0..n)
+ * following (seq, hash). */
 int	audit_chain_fill(struct audit_record *recs, size_t n, uint64_t seq,
 	    const char *hash);
 /* Copy an event into a record (strings duplicated, capped). */

@@ -9,8 +9,9 @@
  *                                             with -v
  *   bench STATE PROCS N                       PROCS processes append N
  *                                             records each; print the rate
- *   fill STATE N                              bulk-load N records (direct,
- *                                             4096 per transaction)
+ *   fill STATE N [DAYS]                       bulk-load N records (direct,
+ *                                             4096 per transaction), spread
+ *                                             over the last DAYS days
  *   checkpoint STATE                          sign a checkpoint now
  */
 #include "config.h"
@@ -150,8 +151,10 @@ bench(const char *state, int procs, long n)
 }
 
 static int
-fill(const char *state, long n)
+fill(const char *state, long n, long days)
 {
+	time_t now = time(NULL);
+	struct tm tm;
 	static struct audit_record recs[AUDIT_BATCH_MAX];
 	struct audit_event ev;
 	struct audit_store *s;
@@ -183,6 +186,14 @@ fill(const char *state, long n)
 			ev.sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b82"
 			    "2cd15d6c15b0f00a08";
 			audit_record_from_event(&recs[k], &ev);
+			if (days > 0) {
+				time_t t = now - (time_t)(days - 1 -
+				    (done + (long)k) * days / n) * 86400;
+
+				gmtime_r(&t, &tm);
+				strftime(recs[k].time, sizeof(recs[k].time),
+				    "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
+			}
 		}
 		rc = s->ops->append(s, recs, m, &d);
 		for (k = 0; k < m; k++)
@@ -218,7 +229,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "bench") == 0 && argc >= 5)
 		return bench(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (strcmp(argv[1], "fill") == 0 && argc >= 4)
-		return fill(argv[2], atol(argv[3]));
+		return fill(argv[2], atol(argv[3]), argc > 4 ? atol(argv[4]) : 0);
 	if (strcmp(argv[1], "checkpoint") == 0) {
 		diag_clear(&d);
 		if ((rc = gateway_pgp_ensure(argv[2], fpr, &d)) != 0)

@@ -241,7 +241,10 @@ audit_chain_fill(struct audit_record *recs, size_t n, uint64_t seq,
 	time_rfc3339_now(now, sizeof(now));
 	for (i = 0; i < n; i++) {
 		recs[i].seq = seq + 1 + i;
-		rg_strlcpy(recs[i].time, now, sizeof(recs[i].time));
+		/* Only rg-audit-tool's bulk loader presets a time: neither
+		 * the wire format nor audit_event carries one. */
+		if (recs[i].time[0] == '\0')
+			rg_strlcpy(recs[i].time, now, sizeof(recs[i].time));
 		rg_strlcpy(recs[i].prev, i == 0 ? hash : recs[i - 1].hash,
 		    sizeof(recs[i].prev));
 		if ((rc = audit_record_hash(&recs[i], recs[i].hash)) != 0)

@@ -165,7 +165,7 @@ static int
 chart(struct report *rp, struct buf *b)
 {
 	const int h = 260, top = 20, left = 56, bottom = 70;
-	uint64_t max = 0, tot, step;
+	uint64_t max = 0, tot, step, mag;
 	size_t d, p, np = rp->npeople + 1;
 	int w, bw, x, y, rc = 0, k;
 
@@ -187,8 +187,17 @@ chart(struct report *rp, struct buf *b)
 	    "aria-label=\"Downloads per contractor per day\">\n"
 	    "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
 	    w, h + top + bottom, w, h + top + bottom, w, h + top + bottom);
-	/* Axis with about five gridlines. */
-	step = max <= 5 ? 1 : (max + 4) / 5;
+	/* About five gridlines at 1, 2 or 5 times a power of ten. */
+	for (mag = 1; mag * 10 <= max / 5 + 1; mag *= 10)
+		;
+	step = mag;
+	if (step * 5 < max)
+		step = 2 * mag;
+	if (step * 5 < max)
+		step = 5 * mag;
+	if (step * 5 < max)
+		step = 10 * mag;
+	max = (max + step - 1) / step * step;
 	for (k = 0; rc == 0 && (uint64_t)k * step <= max; k++) {
 		y = top + h - (int)((uint64_t)k * step * (uint64_t)h / max);
 		rc = buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" "
@@ -244,30 +253,49 @@ chart(struct report *rp, struct buf *b)
 	return rc;
 }
 
+/* Days down, contractors across: downloads, and bytes below. */
 static int
 transfer_table(struct report *rp, struct buf *b)
 {
-	size_t d, p;
-	int rc;
+	size_t d, p, np = rp->npeople;
+	int others = 0, rc;
 
 	if (rp->ndays == 0)
 		return RG_OK;
-	rc = buf_printf(b, "<table><tr><th>day</th><th>contractor</th>"
-	    "<th>downloads</th><th>bytes</th></tr>\n");
-	for (d = 0; rc == 0 && d < rp->ndays; d++)
-		for (p = 0; rc == 0 && p <= rp->npeople; p++) {
-			if (rp->n[d][p] == 0)
+	for (d = 0; d < rp->ndays; d++)
+		others |= rp->n[d][PEOPLE_MAX] != 0;
+	rc = buf_printf(b, "<table class=\"transfers\"><tr><th>day</th>");
+	for (p = 0; rc == 0 && p < np; p++) {
+		rc = buf_printf(b, "<th>");
+		if (rc == 0) rc = html_esc(b, rp->people[p]);
+		if (rc == 0) rc = buf_printf(b, "</th>");
+	}
+	if (rc == 0 && others)
+		rc = buf_printf(b, "<th>others</th>");
+	if (rc == 0)
+		rc = buf_printf(b, "<th>total</th></tr>\n");
+	for (d = 0; rc == 0 && d < rp->ndays; d++) {
+		uint64_t tn = 0;
+		int64_t tb = 0;
+
+		rc = buf_printf(b, "<tr><td>%s</td>", rp->days[d]);
+		for (p = 0; rc == 0 && p <= PEOPLE_MAX; p++) {
+			if (p >= np && p < PEOPLE_MAX)
 				continue;
-			rc = buf_printf(b, "<tr><td>%s</td><td>", rp->days[d]);
-			if (rc == 0)
-				rc = html_esc(b, p < rp->npeople ?
-				    rp->people[p] : "others");
-			if (rc == 0)
-				rc = buf_printf(b, "</td><td>%llu</td><td>%lld"
-				    "</td></tr>\n",
-				    (unsigned long long)rp->n[d][p],
-				    (long long)rp->bytes[d][p]);
+			if (p == PEOPLE_MAX && !others)
+				break;
+			tn += rp->n[d][p];
+			tb += rp->bytes[d][p];
+			rc = rp->n[d][p] == 0 ? buf_printf(b, "<td></td>") :
+			    buf_printf(b, "<td>%llu<br><small>%lld B</small>"
+			    "</td>", (unsigned long long)rp->n[d][p],
+			    (long long)rp->bytes[d][p]);
 		}
+		if (rc == 0)
+			rc = buf_printf(b, "<td><b>%llu</b><br><small>%lld B"
+			    "</small></td></tr>\n", (unsigned long long)tn,
+			    (long long)tb);
+	}
 	if (rc == 0)
 		rc = buf_printf(b, "</table>\n");
 	return rc;
@@ -286,7 +314,8 @@ static const char style[] =
     "tr.failed td{background:#fde2e2}"
     ".legend span{margin-right:1em}.legend i{display:inline-block;"
     "width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}"
-    "code{font-size:.85em}";
+    "code{font-size:.85em}small{color:#666}"
+    "table.transfers td{text-align:right}";
 
 int
 audit_report_html(const char *state_dir, const char *path, struct diag *d)
@@ -323,7 +352,7 @@ audit_report_html(const char *state_dir, const char *path, struct diag *d)
 	if (rc == 0 && vr.ok)
 		rc = buf_printf(&b, "<div class=\"stamp ok\" id=\"verify\">"
 		    "&#10004; Chain verified: %llu records, %llu signed "
-		    "checkpoints (last at record %llu), %llu awaiting "
+		    "checkpoints (the last at record %llu), %llu awaiting "
 		    "signature.<br><code>last hash %s</code><br>verified at %s"
 		    "</div>\n", (unsigned long long)vr.records,
 		    (unsigned long long)vr.checkpoints,
