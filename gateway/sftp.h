@@ -14,6 +14,9 @@
 struct audit;
 struct config_dir;
 
+#define SFTP_PACKET_MAX	(256u * 1024 + 1024)	/* after the length prefix */
+#define SFTP_REPLY_MAX	(SFTP_PACKET_MAX + 4)	/* one reply, with prefix */
+
 /* Who is on the other end, and what they may reach. All borrowed. */
 struct sftp_session_info {
 	const char *user;

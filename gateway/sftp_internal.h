@@ -71,13 +71,14 @@
 /* ---- limits ----------------------------------------------------------- */
 
 #define SFTP_MAX_DATA		(256u * 1024)	/* READ/WRITE length */
-#define SFTP_MAX_PACKET		(SFTP_MAX_DATA + 1024)	/* after the length */
+#define SFTP_MAX_PACKET		SFTP_PACKET_MAX	/* after the length */
 #define SFTP_MAX_HANDLES	128
 #define SFTP_MAX_PATH		4096	/* client path bytes */
 #define SFTP_MAX_NAME		255	/* one component */
 #define SFTP_MAX_ATTR_EXT	64	/* extended attr pairs we skip */
-/* The largest reply we build: DATA header + SFTP_MAX_DATA, or a NAME. */
-#define SFTP_MAX_REPLY		(SFTP_MAX_PACKET + 4)
+#if SFTP_PACKET_MAX != SFTP_MAX_DATA + 1024
+#error "SFTP_PACKET_MAX must be SFTP_MAX_DATA + 1024"
+#endif
 
 /* ---- codec (sftp_codec.c): a read cursor over a packet ---------------- */
 
