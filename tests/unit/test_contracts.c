@@ -17,8 +17,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <glob.h>
+
 #include "common/common.h"
 #include "contracts/contracts.h"
+#include "keys/keys.h"
 
 static char tmpdir[256];
 
@@ -1029,6 +1032,88 @@ test_dir_id_and_files(void **state)
 	assert_null(cd);
 }
 
+/* ---- keys/pgp scan ------------------------------------------------- */
+
+static int
+scan_tmpdirs(void)
+{
+	glob_t g;
+	int n;
+
+	if (glob("/tmp/relgate-pgpscan.*", 0, NULL, &g) != 0)
+		return 0;
+	n = (int)g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
+static void
+test_pgp_scan(void **state)
+{
+	struct pgp_keyinfo *keys = NULL;
+	struct diag *bad = NULL;
+	size_t n = 0, n_bad = 0, i;
+	struct diag d;
+	int before = scan_tmpdirs(), seen = 0;
+	char cmd[2048];
+
+	(void)state;
+	assert_int_equal(pgp_dir_scan(&keys, &n, p("keys/pgp"), &d), RG_OK);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		const struct pgp_keyinfo *k = &keys[i];
+
+		assert_int_equal(strlen(k->fpr), 40);
+		assert_false(k->revoked);
+		if (strcmp(k->fpr, fpr_good) == 0) {
+			seen |= 1;
+			assert_string_equal(k->file, "acme.asc");
+			assert_true(k->can_encrypt);
+			assert_int_equal(k->n_subkeys, 1);	/* cv25519 */
+			assert_int_equal(strlen(k->subkey_fprs[0]), 40);
+			assert_true(k->expires > 20000);	/* in 2y */
+		} else if (strcmp(k->fpr, fpr_expired) == 0) {
+			seen |= 2;
+			assert_false(k->can_encrypt);
+			assert_int_equal(k->expires, 18263);	/* 2020-01-02 */
+		} else if (strcmp(k->fpr, fpr_signonly) == 0) {
+			seen |= 4;
+			assert_false(k->can_encrypt);
+			assert_int_equal(k->n_subkeys, 0);
+		}
+	}
+	assert_int_equal(seen, 7);
+	free(keys);
+	/* a secret key and a file without keys are reported, not loaded */
+	snprintf(cmd, sizeof(cmd), "GNUPGHOME='%s' gpg --batch "
+	    "--pinentry-mode loopback --passphrase '' --armor "
+	    "--export-secret-keys %s > '%s/keys/pgp/secret.asc' 2>/dev/null",
+	    gnupghome, fpr_good, tmpdir);
+	assert_int_equal(run(cmd), 0);
+	put("keys/pgp/empty.asc", "");
+	assert_int_equal(pgp_dir_scan_ex(&keys, &n, &bad, &n_bad,
+	    p("keys/pgp"), &d), RG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(n_bad, 2);
+	for (i = 0; i < n_bad; i++) {
+		if (strcmp(bad[i].file, p("keys/pgp/secret.asc")) == 0)
+			assert_non_null(strstr(bad[i].msg, "secret key"));
+		else
+			assert_string_equal(bad[i].file,
+			    p("keys/pgp/empty.asc"));
+	}
+	free(keys);
+	free(bad);
+	rm("keys/pgp/secret.asc");
+	rm("keys/pgp/empty.asc");
+	/* a missing folder is an empty scan */
+	assert_int_equal(pgp_dir_scan(&keys, &n, p("nokeys"), &d), RG_OK);
+	assert_int_equal(n, 0);
+	free(keys);
+	/* no throwaway GnuPG home is left behind */
+	assert_int_equal(scan_tmpdirs(), before);
+}
+
 /* ---- setup ---------------------------------------------------------- */
 
 static int
@@ -1099,6 +1184,7 @@ main(void)
 		cmocka_unit_test(test_gateway_config),
 		cmocka_unit_test(test_request_doc),
 		cmocka_unit_test(test_decision_doc),
+		cmocka_unit_test(test_pgp_scan),
 		cmocka_unit_test(test_dir_good),
 		cmocka_unit_test(test_dir_approver_not_staff),
 		cmocka_unit_test(test_dir_person_not_contractor),
