@@ -1,6 +1,7 @@
 /* relgate.yaml: the daemon's own settings, every key optional. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,9 +72,17 @@ parse_config(struct gateway_config *c, const struct ynode *root,
 
 	if ((rc = ymap_check(root, config_keys, NULL, "relgate.yaml", f, d)))
 		return rc;
-	if ((v = ymap_get(root, "listen")) &&
-	    (rc = yget_strbuf(c->listen, sizeof(c->listen), v, "listen", f, d)))
-		return rc;
+	if ((v = ymap_get(root, "listen"))) {
+		unsigned char addr[16];
+
+		if ((rc = yget_strbuf(c->listen, sizeof(c->listen), v,
+		    "listen", f, d)))
+			return rc;
+		if (inet_pton(AF_INET, c->listen, addr) != 1 &&
+		    inet_pton(AF_INET6, c->listen, addr) != 1)
+			return yerr(d, RG_EPARSE, f, v, "'listen' must be an "
+			    "IPv4 or IPv6 address");
+	}
 	if ((v = ymap_get(root, "port")) &&
 	    (rc = yget_int(&c->port, v, "port", 1, 65535, f, d)))
 		return rc;
@@ -92,6 +101,11 @@ parse_config(struct gateway_config *c, const struct ynode *root,
 	    (rc = yget_int(&c->max_sessions_per_user, v,
 	    "max_sessions_per_user", 1, 100000, f, d)))
 		return rc;
+	if (c->max_sessions_per_user > c->max_sessions)
+		return yerr(d, RG_EPARSE, f, ymap_get(root,
+		    "max_sessions_per_user") ? ymap_get(root,
+		    "max_sessions_per_user") : ymap_get(root, "max_sessions"),
+		    "'max_sessions_per_user' is more than 'max_sessions'");
 	if ((v = ymap_get(root, "idle_timeout")) && (rc = yget_int(
 	    &c->idle_timeout, v, "idle_timeout", 1, 86400 * 7, f, d)))
 		return rc;

@@ -672,6 +672,20 @@ test_gateway_config(void **state)
 	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
 	    RG_EPARSE);
 	assert_non_null(strstr(d.msg, "absolute"));
+	put("relgate.yaml", "listen: relgate.example.org\n");
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_EPARSE);
+	assert_non_null(strstr(d.msg, "IPv4 or IPv6"));
+	put("relgate.yaml", "listen: \"::1\"\nmax_sessions: 4\n");
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_EPARSE);
+	assert_int_equal(d.line, 2);
+	assert_non_null(strstr(d.msg, "max_sessions_per_user"));
+	put("relgate.yaml", "listen: \"::1\"\nmax_sessions: 4\n"
+	    "max_sessions_per_user: 2\n");
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_OK);
+	assert_string_equal(cfg.listen, "::1");
 	put("relgate.yaml", "syslog_audit: maybe\n");
 	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
 	    RG_EPARSE);
