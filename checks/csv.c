@@ -36,6 +36,9 @@ struct csv_reader {
 	size_t	header_n;		/* fields in the header */
 	int	stopped;		/* a fatal problem or callback stop */
 	int	stop_rc;
+	unsigned char *buf2;		/* double buffering: the other window */
+	int	(*on_window)(void *arg);
+	void	*warg;
 	struct csv_field *fields;	/* max_fields + 1 */
 	unsigned char *esc;		/* per field: has "" escapes */
 };
@@ -96,6 +99,7 @@ csv_reader_free(struct csv_reader *r)
 	if (r == NULL)
 		return;
 	free(r->buf);
+	free(r->buf2);
 	free(r->fields);
 	free(r->esc);
 	free(r);
@@ -420,7 +424,22 @@ parse(struct csv_reader *r, int final)
 		r->bytes += next - pos;
 		pos = next;
 	}
-	if (pos > 0) {
+	if (r->on_window != NULL) {
+		unsigned char *t;
+
+		/* rows of this window are still being checked: move the partial
+		 * record to the other window (which on_window made free) */
+		if ((rc = r->on_window(r->warg)) != 0) {
+			r->stopped = 1;
+			r->stop_rc = rc;
+			return rc;
+		}
+		memcpy(r->buf2, r->buf + pos, r->len - pos);
+		t = r->buf;
+		r->buf = r->buf2;
+		r->buf2 = t;
+		r->len -= pos;
+	} else if (pos > 0) {
 		memmove(r->buf, r->buf + pos, r->len - pos);
 		r->len -= pos;
 	}
@@ -432,6 +451,24 @@ toolong:
 	r->stopped = 1;
 	r->stop_rc = RG_ETOOBIG;
 	return RG_ETOOBIG;
+}
+
+/*
+ * Keep delivered records valid until the next window is parsed: records
+ * are tokenised in one window, the partial last record is copied into the
+ * other. on_window(arg) is called after each window's records were
+ * delivered and before the other window is overwritten.
+ */
+int
+csv_reader_double_buffer(struct csv_reader *r, int (*on_window)(void *arg),
+    void *arg)
+{
+	if (r->buf2 == NULL && (r->buf2 = calloc(1, r->window + CSV_PAD)) ==
+	    NULL)
+		return RG_ENOMEM;
+	r->on_window = on_window;
+	r->warg = arg;
+	return 0;
 }
 
 /* Room for the next read straight into the window (internal.h). */

@@ -42,4 +42,129 @@ int	val_suppressed(const char *p, size_t n);
 /* 64-bit hash of a byte string (not cryptographic). */
 uint64_t checks_hash64(const void *p, size_t len, uint64_t seed);
 
+/* ---- the checker's state (checker.c, pipeline.c, verdict.c) ---------- */
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <pthread.h>
+
+enum {
+	VR_TYPE, VR_ALLOWED, VR_PATTERN, VR_RANGE, VR_ROUNDING, VR_GRAN,
+	VR_REQUIRED, VR_MASKFMT, VR_MINCELL, VR_TROUND, VR_N
+};
+
+/* How often something failed, and the first rows it failed on. */
+struct finding {
+	uint64_t count;
+	uint64_t rows[CHECK_ROWS_KEPT];
+	size_t	n;
+};
+
+/* Per column, per thread: what failed. */
+struct colt {
+	struct finding v[VR_N];
+	struct finding id[IDENT_NKINDS];
+	uint64_t nhs_cells, nhs_pass;
+};
+
+/* A k-anonymity class: 128-bit key of its values, size, first row. */
+struct kent {
+	uint64_t a, b, count, first;
+};
+
+/* A one_row_per value: 64-bit hash (0 = empty slot) and its first row. */
+struct uent {
+	uint64_t h, row;
+};
+
+/* Everything one thread learns from the rows it checks. */
+struct tally {
+	struct colt *cols;
+	struct kent *kt;
+	size_t	kt_cap, kt_n;
+	int	kt_full;
+	struct uent *ut;
+	size_t	ut_cap, ut_n;
+	int	ut_full;
+	struct finding uniq, dom, extra_id[IDENT_NKINDS];
+	pcre2_match_data *md;
+};
+
+/* A column of the file and the rule it is judged by (read-only once the
+ * header is read). */
+struct col {
+	const struct column_rule *rule;	/* NULL: not in the contract */
+	char	name[128];
+	int	dup;
+	unsigned skip;			/* identifier kinds not looked for */
+	int	exempt;			/* unmasked: no identifiers.raw */
+	int	verify_tok, apply;
+	int	allowed_clean;		/* allowed values hold no identifier */
+	size_t	*allowed_len;
+	pcre2_code *re;
+};
+
+/* Rows tokenised from one CSV window, checked by both threads. */
+struct batch {
+	uint64_t *rowno;
+	size_t	*first;			/* index of the row's first field */
+	size_t	*nf;
+	struct csv_field *f;
+	size_t	nrows, nfields, cap_rows, cap_fields;
+	size_t	next, done;		/* rows claimed, rows checked */
+	uint64_t seq;
+	int	published;
+};
+
+struct checker {
+	const struct contract *c;
+	const struct dataset *ds;
+	struct check_opts o;
+	struct csv_reader *rd;
+	struct col *cols;
+	size_t	ncols;
+	int	header_seen;
+	size_t	*qi;
+	size_t	nqi;
+	int	qi_ok;			/* every quasi-identifier present */
+	long	uniq_col, dom_total, dom_top;
+	struct tally t[2];		/* [0] caller's thread, [1] helper */
+	struct finding csvp[CSV_ROW_TOO_LONG + 1];
+	uint64_t rows;
+	uint64_t read_bytes;
+	int	cb_rc;
+	int	incomplete;
+	char	error[256];
+	/* two threads (pipeline.c) */
+	int	threaded;
+	pthread_t helper;
+	int	helper_started, quit;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv, done_cv;
+	struct batch b[2];
+	int	cur;
+	uint64_t seq;
+};
+
+/* checker.c */
+int	tally_init(struct checker *ck, struct tally *t);
+void	tally_free(struct tally *t);
+int	checker_row(struct checker *ck, struct tally *t, uint64_t row,
+	    const struct csv_field *f, size_t n);
+int	tally_merge(struct checker *ck, struct tally *into,
+	    const struct tally *from);
+int	csv_reader_double_buffer(struct csv_reader *r,
+	    int (*on_window)(void *arg), void *arg);
+
+/* pipeline.c */
+int	pipeline_start(struct checker *ck);
+int	pipeline_row(struct checker *ck, unsigned long row,
+	    const struct csv_field *f, size_t n);
+int	pipeline_window(void *arg);
+int	pipeline_finish(struct checker *ck);
+void	pipeline_free(struct checker *ck);
+
+/* verdict.c */
+int	checker_verdict(struct checker *ck, struct check_report **out);
+
 #endif /* RG_CHECKS_INTERNAL_H */

@@ -121,6 +121,33 @@ check(struct run *r, struct fixture *f, const char *csv, struct check_opts *o)
 	assert_int_equal(check_report_text(r->rep, &r->text), 0);
 	buf_cstr(&r->json);
 	buf_cstr(&r->text);
+	/* two threads give the same report, whatever the chunking */
+	if (o->on_row == NULL && o->on_token == NULL && o->threads < 2) {
+		struct check_opts o2 = *o;
+		struct check_report *rep2;
+		struct buf j2;
+		size_t chunk;
+
+		o2.threads = 2;
+		for (chunk = 1; chunk <= 64; chunk *= 8) {
+			assert_int_equal(checker_new(&ck, &f->c, &f->ds, &o2,
+			    &d), 0);
+			for (off = 0; off < len; off += chunk)
+				assert_int_equal(checker_feed(ck, csv + off,
+				    len - off < chunk ? len - off : chunk), 0);
+			assert_int_equal(checker_finish(ck, &rep2), 0);
+			checker_free(ck);
+			buf_init(&j2, 1u << 20);
+			assert_int_equal(check_report_json(rep2, &j2), 0);
+			buf_cstr(&j2);
+			if (strcmp((char *)j2.data, (char *)r->json.data) != 0)
+				fail_msg("two threads, chunk %zu:\n%s\none:\n%s",
+				    chunk, (char *)j2.data,
+				    (char *)r->json.data);
+			buf_free(&j2);
+			check_report_free(rep2);
+		}
+	}
 }
 
 static void
