@@ -23,13 +23,16 @@ P0001,65+,F,North East,NE1,120,2026-03,10
 P0002,55-64,M,"London, Inner",E1,85,2026-04,3
 ,65+,F,Wales,CF10,0,2026-05,1
 "P 0004",25-34,F,"Say ""hi""",BS1,5,2026-06,2
+P0005,65+,F," lead",NE1,5,2026-06,2
+P0006,65+,F,"two
+lines",NE1,5,2026-06,2
 EOF
 
 "$RELGATE" -c "$D" mask --contract DWP-2026-0042 --dataset benefit_claims \
 	"$T/in.csv" > "$T/out.csv" 2> "$T/err"
 rc=$?
 [ "$rc" -eq 0 ] || fail "mask: exit $rc: $(cat "$T/err")"
-grep -q "4 rows masked with the key of contract DWP-2026-0042" "$T/err" ||
+grep -q "6 rows masked with the key of contract DWP-2026-0042" "$T/err" ||
 	fail "mask: summary: $(cat "$T/err")"
 
 key="$T/state/keys/masking/DWP-2026-0042.key"
@@ -47,6 +50,9 @@ tok() { printf %s "$1" | openssl dgst -sha256 -mac HMAC \
 	echo "$(tok P0002),55-64,M,\"London, Inner\",E1,85,2026-04,3"
 	echo ",65+,F,Wales,CF10,0,2026-05,1"
 	echo "$(tok 'P 0004'),25-34,F,\"Say \"\"hi\"\"\",BS1,5,2026-06,2"
+	echo "$(tok P0005),65+,F,\" lead\",NE1,5,2026-06,2"
+	echo "$(tok P0006),65+,F,\"two"
+	echo "lines\",NE1,5,2026-06,2"
 } > "$T/want.csv"
 cmp -s "$T/want.csv" "$T/out.csv" || {
 	fail "masked output differs from openssl's HMAC-SHA256"
