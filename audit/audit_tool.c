@@ -9,9 +9,10 @@
  *                                             with -v
  *   bench STATE PROCS N                       PROCS processes append N
  *                                             records each; print the rate
- *   fill STATE N [DAYS]                       bulk-load N records (direct,
+ *   fill STATE N [DAYS [EVERY]]               bulk-load N records (direct,
  *                                             4096 per transaction), spread
- *                                             over the last DAYS days
+ *                                             over the last DAYS days, every
+ *                                             EVERY-th a signed checkpoint
  *   checkpoint STATE                          sign a checkpoint now
  */
 #include "config.h"
@@ -151,8 +152,10 @@ bench(const char *state, int procs, long n)
 }
 
 static int
-fill(const char *state, long n, long days)
+fill(const char *state, long n, long days, long every)
 {
+	char fpr[41];
+	long pass;
 	time_t now = time(NULL);
 	struct tm tm;
 	static struct audit_record recs[AUDIT_BATCH_MAX];
@@ -176,7 +179,10 @@ fill(const char *state, long n, long days)
 			    done + (long)k);
 			snprintf(user, sizeof(user), "acme-%ld",
 			    (done + (long)k) % 5);
-			audit_event_init(&ev, "file.download", "ok");
+			if (every > 0 && (done + (long)k + 1) % every == 0)
+				audit_event_init(&ev, "log.checkpoint", "ok");
+			else
+				audit_event_init(&ev, "file.download", "ok");
 			ev.user = user;
 			ev.role = "contractor";
 			ev.source = "127.0.0.1:40000 s-1";
@@ -204,6 +210,19 @@ fill(const char *state, long n, long days)
 		}
 		done += (long)m;
 	}
+	/* Sign the checkpoint records, 64 a call (see checkpoint.c). */
+	if (every > 0) {
+		if ((rc = gateway_pgp_ensure(state, fpr, &d)) != 0) {
+			s->ops->close(s);
+			return fail("key", rc, &d);
+		}
+		for (pass = 0; pass <= n / every / 64 + 1; pass++)
+			if ((rc = audit_checkpoint_sign(s, state, 0, "",
+			    &d)) != 0) {
+				s->ops->close(s);
+				return fail("sign", rc, &d);
+			}
+	}
 	s->ops->close(s);
 	return 0;
 }
@@ -229,7 +248,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "bench") == 0 && argc >= 5)
 		return bench(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (strcmp(argv[1], "fill") == 0 && argc >= 4)
-		return fill(argv[2], atol(argv[3]), argc > 4 ? atol(argv[4]) : 0);
+		return fill(argv[2], atol(argv[3]), argc > 4 ? atol(argv[4]) : 0,
+		    argc > 5 ? atol(argv[5]) : 0);
 	if (strcmp(argv[1], "checkpoint") == 0) {
 		diag_clear(&d);
 		if ((rc = gateway_pgp_ensure(argv[2], fpr, &d)) != 0)

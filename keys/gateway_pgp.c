@@ -156,23 +156,20 @@ gateway_pgp_sign(const char *state_dir, const void *data, size_t len,
     struct buf *sig, struct diag *d)
 {
 	gpgme_ctx_t ctx = NULL;
-	gpgme_key_t key = NULL;
 	gpgme_data_t in = NULL, out = NULL;
 	gpgme_error_t e;
 	int rc;
 
 	if ((rc = ctx_new(&ctx, state_dir, 0, d)) != 0)
 		return rc;
-	if ((rc = find_key(ctx, &key, d)) != 0) {
-		if (rc == RG_ENOENT)
-			diag_set(d, rc, state_dir, 0, 0, "no gateway key");
-		goto out;
-	}
-	if ((e = gpgme_signers_add(ctx, key)) != 0 ||
-	    (e = gpgme_data_new_from_mem(&in, data, len, 0)) != 0 ||
+	/* No signer named: gpg takes the home's only secret key, the
+	 * gateway's; that saves a key listing (one gpg run) per signature. */
+	if ((e = gpgme_data_new_from_mem(&in, data, len, 0)) != 0 ||
 	    (e = gpgme_data_new(&out)) != 0 ||
 	    (e = gpgme_op_sign(ctx, in, out, GPGME_SIG_MODE_DETACH)) != 0) {
-		rc = diag_set(d, RG_ECRYPTO, state_dir, 0, 0, "sign: %s",
+		rc = diag_set(d, gpg_err_code(e) == GPG_ERR_UNUSABLE_SECKEY ||
+		    gpg_err_code(e) == GPG_ERR_NO_SECKEY ? RG_ENOENT :
+		    RG_ECRYPTO, state_dir, 0, 0, "sign: %s",
 		    gpgme_strerror(e));
 		goto out;
 	}
@@ -180,7 +177,6 @@ gateway_pgp_sign(const char *state_dir, const void *data, size_t len,
 out:
 	gpgme_data_release(in);
 	gpgme_data_release(out);
-	gpgme_key_unref(key);
 	gpgme_release(ctx);
 	return rc;
 }
