@@ -19,6 +19,7 @@ lint_usage(FILE *f)
 	    "(default /etc/relgate) without starting anything.\n");
 }
 
+/* relgate lint: print every problem; exit 0 clean, 1 problems, 2 unreadable. */
 int
 cmd_lint(const struct cli_global *g, int argc, char **argv)
 {

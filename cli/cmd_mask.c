@@ -274,6 +274,7 @@ load_contract(struct contract **c, const char *dir, const char *id)
 	return RG_OK;
 }
 
+/* relgate mask: returns the exit status (0 done, 2 cannot mask). */
 int
 cmd_mask(const struct cli_global *g, int argc, char **argv)
 {

@@ -20,6 +20,7 @@
 
 #define CONFIG_DIR_MAX_FILES	100000
 
+/* Free a loaded directory and everything in it; NULL-safe. */
 void
 config_dir_free(struct config_dir *cd)
 {
@@ -38,6 +39,7 @@ config_dir_free(struct config_dir *cd)
 	free(cd);
 }
 
+/* Borrowed pointer to the loaded user called name, or NULL. */
 const struct user *
 config_dir_user(const struct config_dir *cd, const char *name)
 {
@@ -51,6 +53,7 @@ config_dir_user(const struct config_dir *cd, const char *name)
 	return NULL;
 }
 
+/* Borrowed pointer to the loaded contract with this id, or NULL. */
 const struct contract *
 config_dir_contract(const struct config_dir *cd, const char *id)
 {

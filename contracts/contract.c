@@ -46,6 +46,7 @@ dataset_clear(struct dataset *ds)
 	free(ds->dominance.top_column);
 }
 
+/* Free a contract and everything it owns; NULL-safe. */
 void
 contract_free(struct contract *c)
 {
@@ -74,6 +75,7 @@ contract_free(struct contract *c)
 	free(c);
 }
 
+/* Borrowed dataset by name, or the only one when name is NULL. */
 const struct dataset *
 contract_dataset(const struct contract *c, const char *name)
 {
@@ -89,6 +91,7 @@ contract_dataset(const struct contract *c, const char *name)
 	return NULL;
 }
 
+/* Borrowed column rule by name, or NULL. */
 const struct column_rule *
 dataset_column(const struct dataset *ds, const char *name)
 {
@@ -102,6 +105,7 @@ dataset_column(const struct dataset *ds, const char *name)
 	return NULL;
 }
 
+/* 1 when c is active on day today; else 0 and the reason in why. */
 int
 contract_is_active(const struct contract *c, long today, char *why,
     size_t whylen)

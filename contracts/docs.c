@@ -10,6 +10,7 @@
 #define REQUEST_MAX_FILES	64
 #define DOC_NOTE_MAX		4096
 
+/* Free a parsed request.yaml; NULL-safe. */
 void
 request_doc_free(struct request_doc *r)
 {
@@ -22,6 +23,7 @@ request_doc_free(struct request_doc *r)
 	free(r);
 }
 
+/* Free a parsed decision.yaml; NULL-safe. */
 void
 decision_doc_free(struct decision_doc *r)
 {

@@ -8,6 +8,7 @@
 #include "contracts/contracts.h"
 #include "contracts/ytree.h"
 
+/* Fill cfg with product.md's defaults. */
 void
 gateway_config_defaults(struct gateway_config *cfg)
 {

@@ -15,6 +15,7 @@ static const char *const role_names[] = {
 	"staff", "approver", "contractor", "officer", NULL
 };
 
+/* Static name of one role bit, or NULL. */
 const char *
 role_name(unsigned role)
 {
@@ -31,6 +32,7 @@ role_name(unsigned role)
 	return NULL;
 }
 
+/* Free a user; NULL-safe. */
 void
 user_free(struct user *u)
 {

@@ -22,6 +22,7 @@ struct builder {
 	struct ynode *root;
 };
 
+/* Free a node and its children; NULL-safe. */
 void
 ynode_free(struct ynode *n)
 {
@@ -36,6 +37,7 @@ ynode_free(struct ynode *n)
 	free(n);
 }
 
+/* Fill d with an error at node n (position unknown when NULL). */
 int
 yerr(struct diag *d, int err, const char *file, const struct ynode *n,
     const char *fmt, ...)
@@ -196,6 +198,7 @@ on_event(struct builder *b, yaml_event_t *ev)
 	return RG_OK;
 }
 
+/* Build the tree of one YAML document (see ytree.h). */
 int
 ytree_parse(struct ynode **out, const void *data, size_t len,
     const char *name, struct diag *d)
@@ -253,6 +256,7 @@ ytree_parse(struct ynode **out, const void *data, size_t len,
 	return RG_OK;
 }
 
+/* Read a file of at most YTREE_MAX_FILE bytes and parse it. */
 int
 ytree_load(struct ynode **out, const char *path, struct diag *d)
 {
@@ -289,6 +293,7 @@ kind_name(const struct ynode *n)
 	return "?";
 }
 
+/* Check a mapping's keys: known, not repeated, required ones there. */
 int
 ymap_check(const struct ynode *n, const char *const *keys,
     const char *const *required, const char *what, const char *file,
@@ -327,6 +332,7 @@ ymap_check(const struct ynode *n, const char *const *keys,
 	return RG_OK;
 }
 
+/* Value of key in mapping n, or NULL. */
 const struct ynode *
 ymap_get(const struct ynode *n, const char *key)
 {
@@ -341,6 +347,7 @@ ymap_get(const struct ynode *n, const char *key)
 	return NULL;
 }
 
+/* Key node of key in mapping n, or NULL. */
 const struct ynode *
 ymap_key(const struct ynode *n, const char *key)
 {
@@ -374,6 +381,7 @@ want_scalar(const struct ynode *v, const char *key, const char *what,
 	return RG_OK;
 }
 
+/* A text value, newly allocated into *out. */
 int
 yget_str(char **out, const struct ynode *v, const char *key, size_t maxlen,
     const char *file, struct diag *d)
@@ -390,6 +398,7 @@ yget_str(char **out, const struct ynode *v, const char *key, size_t maxlen,
 	return RG_OK;
 }
 
+/* A text value copied into out[outlen]. */
 int
 yget_strbuf(char *out, size_t outlen, const struct ynode *v, const char *key,
     const char *file, struct diag *d)
@@ -405,6 +414,7 @@ yget_strbuf(char *out, size_t outlen, const struct ynode *v, const char *key,
 	return RG_OK;
 }
 
+/* A plain whole number within min..max. */
 int
 yget_long(long *out, const struct ynode *v, const char *key, long min,
     long max, const char *file, struct diag *d)
@@ -428,6 +438,7 @@ yget_long(long *out, const struct ynode *v, const char *key, long min,
 	return RG_OK;
 }
 
+/* As yget_long(), into an int. */
 int
 yget_int(int *out, const struct ynode *v, const char *key, int min, int max,
     const char *file, struct diag *d)
@@ -441,6 +452,7 @@ yget_int(int *out, const struct ynode *v, const char *key, int min, int max,
 	return RG_OK;
 }
 
+/* A plain decimal number (no exponent, no NaN or infinity). */
 int
 yget_double(double *out, const struct ynode *v, const char *key,
     const char *file, struct diag *d)
@@ -479,6 +491,7 @@ yget_double(double *out, const struct ynode *v, const char *key,
 	return RG_OK;
 }
 
+/* true or false. */
 int
 yget_bool(int *out, const struct ynode *v, const char *key, const char *file,
     struct diag *d)
@@ -499,6 +512,7 @@ yget_bool(int *out, const struct ynode *v, const char *key, const char *file,
 	return RG_OK;
 }
 
+/* A YYYY-MM-DD date as days since 1970-01-01. */
 int
 yget_date(long *out, const struct ynode *v, const char *key, const char *file,
     struct diag *d)
@@ -515,6 +529,7 @@ yget_date(long *out, const struct ynode *v, const char *key, const char *file,
 	return RG_OK;
 }
 
+/* Free n strings and the list; NULL-safe. */
 void
 strlist_free(char **list, size_t n)
 {
@@ -527,6 +542,7 @@ strlist_free(char **list, size_t n)
 	free(list);
 }
 
+/* A list of text values (see ytree.h). */
 int
 yget_strlist(char ***out, size_t *n, struct src_pos **pos,
     const struct ynode *v, const char *key, size_t maxn, size_t maxlen,
@@ -580,6 +596,7 @@ fail:
 	return rc;
 }
 
+/* One of names; its index into *out. */
 int
 yget_enum(int *out, const struct ynode *v, const char *key,
     const char *const *names, const char *file, struct diag *d)
@@ -603,6 +620,7 @@ yget_enum(int *out, const struct ynode *v, const char *key,
 	    "'%.60s'", key, list, v->str);
 }
 
+/* 1 when s is a safe file-name-like name (see ytree.h). */
 int
 name_is_safe(const char *s, size_t maxlen)
 {

@@ -189,6 +189,7 @@ scan_file(struct scan *s, gpgme_ctx_t ctx, const char *path,
 	return RG_OK;
 }
 
+/* Scan dir's *.asc files in a throwaway GnuPG home (see keys.h). */
 int
 pgp_dir_scan_ex(struct pgp_keyinfo **out, size_t *n, struct diag **bad,
     size_t *n_bad, const char *dir, struct diag *d)
