@@ -168,6 +168,9 @@ tally_init(struct checker *ck, struct tally *t)
 		return RG_ENOMEM;
 	if ((t->md = pcre2_match_data_create(4, NULL)) == NULL)
 		return RG_ENOMEM;
+	if ((t->vid = calloc(ck->ncols ? ck->ncols : 1, sizeof(*t->vid))) ==
+	    NULL)
+		return RG_ENOMEM;
 	return 0;
 }
 
@@ -177,6 +180,7 @@ tally_free(struct tally *t)
 	free(t->cols);
 	free(t->kt);
 	free(t->ut);
+	free(t->vid);
 	pcre2_match_data_free(t->md);
 	memset(t, 0, sizeof(*t));
 }
@@ -320,11 +324,15 @@ header(struct checker *ck, const struct csv_field *f, size_t n)
 		}
 		if (r->n_allowed > 0) {
 			cl->allowed_len = calloc(r->n_allowed, sizeof(size_t));
-			if (cl->allowed_len == NULL)
+			cl->allowed_key = calloc(r->n_allowed, sizeof(uint64_t));
+			if (cl->allowed_len == NULL || cl->allowed_key == NULL)
 				return RG_ENOMEM;
 			cl->allowed_clean = 1;
 			for (j = 0; j < r->n_allowed; j++) {
 				cl->allowed_len[j] = strlen(r->allowed[j]);
+				if (cl->allowed_len[j] <= 8)
+					memcpy(&cl->allowed_key[j], r->allowed[j],
+					    cl->allowed_len[j]);
 				if (ident_scan(r->allowed[j], cl->allowed_len[j],
 				    cl->skip, NULL) != 0)
 					cl->allowed_clean = 0;
@@ -380,19 +388,25 @@ header(struct checker *ck, const struct csv_field *f, size_t n)
 
 /* ---- cells and rows --------------------------------------------------- */
 
-static int
-allowed_has(const struct col *cl, const char *p, size_t len)
+/* 1 + the index of the allowed value equal to the cell, 0 when none. */
+static uint32_t
+allowed_find(const struct col *cl, const char *p, size_t len)
 {
 	const struct column_rule *r = cl->rule;
 	size_t i;
 
-	for (i = 0; i < r->n_allowed; i++) {
-		const char *a = r->allowed[i];
+	if (len <= 8) {
+		uint64_t k = load_padded(p, len);
 
-		if (cl->allowed_len[i] == len && a[0] == p[0] &&
-		    memcmp(a, p, len) == 0)
-			return 1;
+		for (i = 0; i < r->n_allowed; i++)
+			if (cl->allowed_key[i] == k && cl->allowed_len[i] == len)
+				return (uint32_t)i + 1;
+		return 0;
 	}
+	for (i = 0; i < r->n_allowed; i++)
+		if (cl->allowed_len[i] == len && memcmp(r->allowed[i], p, len) ==
+		    0)
+			return (uint32_t)i + 1;
 	return 0;
 }
 
@@ -459,7 +473,10 @@ cell(struct checker *ck, struct tally *t, size_t colidx, uint64_t row,
 			hit(&tc->v[VR_TYPE], row);
 	}
 	if (r->n_allowed > 0) {
-		if (!allowed_has(cl, p, len))
+		uint32_t id = allowed_find(cl, p, len);
+
+		t->vid[colidx] = id;
+		if (id == 0)
 			hit(&tc->v[VR_ALLOWED], row);
 		else if (cl->allowed_clean)
 			scan = 0;
@@ -503,7 +520,7 @@ cell(struct checker *ck, struct tally *t, size_t colidx, uint64_t row,
 scan:
 	if (!scan)
 		return 0;
-	found = ident_scan(p, len, cl->skip, &cand);
+	found = ident_scan_cell(p, len, cl->skip, &cand);
 	if (cand > 0) {
 		tc->nhs_cells++;
 		if (found & (1u << IDENT_NHS_PLAIN))
@@ -523,7 +540,14 @@ row_kanon(struct checker *ck, struct tally *t, const struct csv_field *f,
 	size_t j;
 
 	for (j = 0; j < ck->nqi; j++) {
-		h = checks_hash64(f[ck->qi[j]].p, f[ck->qi[j]].len, j);
+		size_t c = ck->qi[j];
+
+		/* an allowed value is known by its index: no need to hash it */
+		if (t->vid[c] != 0 && f[c].len > 0)
+			h = (t->vid[c] + 0x51afd7ed558ccd00ULL * (j + 1)) *
+			    0xc4ceb9fe1a85ec53ULL;
+		else
+			h = checks_hash64_cell(f[c].p, f[c].len, j);
 		a = (a ^ h) * 0x9e3779b97f4a7c15ULL;
 		a ^= a >> 29;
 		b = (b + h) * 0xbf58476d1ce4e5b9ULL;
@@ -569,7 +593,7 @@ checker_row(struct checker *ck, struct tally *t, uint64_t row,
 	if (ck->nqi > 0 && ck->qi_ok && n == ck->ncols)
 		row_kanon(ck, t, f, row);
 	if (ck->uniq_col >= 0 && (size_t)ck->uniq_col < n && !t->ut_full &&
-	    (rep = ut_add(t, checks_hash64(f[ck->uniq_col].p,
+	    (rep = ut_add(t, checks_hash64_cell(f[ck->uniq_col].p,
 	    f[ck->uniq_col].len, 0x5bd1e995), row)) != 0)
 		hit(&t->uniq, rep);
 	if (ck->dom_total >= 0 && ck->dom_top >= 0 &&
@@ -709,6 +733,7 @@ checker_free(struct checker *ck)
 	pipeline_free(ck);
 	for (i = 0; i < ck->ncols; i++) {
 		free(ck->cols[i].allowed_len);
+		free(ck->cols[i].allowed_key);
 		pcre2_code_free(ck->cols[i].re);
 	}
 	free(ck->cols);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "checks/checks.h"
 
@@ -38,6 +39,30 @@ int	val_year(const char *p, size_t n);
 int	val_granularity(enum granularity g, const char *p, size_t n);
 int	val_token(const char *p, size_t n);
 int	val_suppressed(const char *p, size_t n);
+
+/*
+ * The first len (<= 8) bytes at p as a little-endian number, reading 8
+ * bytes: the caller guarantees p[0..7] are readable (cells live in the CSV
+ * window, which has slack after its data).
+ */
+static inline uint64_t
+load_padded(const char *p, size_t len)
+{
+	uint64_t k;
+
+	memcpy(&k, p, 8);
+	return len >= 8 ? k : k & ((1ULL << (8 * len)) - 1);
+}
+
+/*
+ * ident_scan() for a cell in the CSV window: may read up to 15 bytes past
+ * the end (the window's slack) to rule out most cells with SSE2 first.
+ */
+unsigned ident_scan_cell(const char *s, size_t len, unsigned skip,
+	    unsigned *nhs_candidates);
+/* checks_hash64() for a cell in the CSV window (reads up to 7 bytes past
+ * the end); the same value as checks_hash64(). */
+uint64_t checks_hash64_cell(const char *p, size_t len, uint64_t seed);
 
 /* 64-bit hash of a byte string (not cryptographic). */
 uint64_t checks_hash64(const void *p, size_t len, uint64_t seed);
@@ -88,6 +113,8 @@ struct tally {
 	int	ut_full;
 	struct finding uniq, dom, extra_id[IDENT_NKINDS];
 	pcre2_match_data *md;
+	uint32_t *vid;			/* per column: 1 + index of the allowed
+					 * value of the current row, 0 none */
 };
 
 /* A column of the file and the rule it is judged by (read-only once the
@@ -101,6 +128,7 @@ struct col {
 	int	verify_tok, apply;
 	int	allowed_clean;		/* allowed values hold no identifier */
 	size_t	*allowed_len;
+	uint64_t *allowed_key;		/* values of <= 8 bytes, packed */
 	pcre2_code *re;
 };
 

@@ -232,27 +232,56 @@ val_suppressed(const char *p, size_t n)
 	return 0;
 }
 
+#define HASH_M1	0xc4ceb9fe1a85ec53ULL
+#define HASH_M2	0xff51afd7ed558ccdULL
+
+static inline uint64_t
+hash_round(uint64_t h, uint64_t k)
+{
+	h ^= k * HASH_M1;
+	return ((h << 31) | (h >> 33)) * HASH_M2;
+}
+
+static inline uint64_t
+hash_final(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= HASH_M2;
+	h ^= h >> 33;
+	h *= HASH_M1;
+	h ^= h >> 33;
+	return h;
+}
+
 uint64_t
 checks_hash64(const void *data, size_t len, uint64_t seed)
 {
 	const unsigned char *p = data;
 	uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL), k;
-	const uint64_t m = 0xff51afd7ed558ccdULL;
 
 	while (len >= 8) {
 		memcpy(&k, p, 8);
-		h ^= k * 0xc4ceb9fe1a85ec53ULL;
-		h = ((h << 31) | (h >> 33)) * m;
+		h = hash_round(h, k);
 		p += 8;
 		len -= 8;
 	}
 	k = 0;
 	memcpy(&k, p, len);
-	h ^= k * 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	h *= m;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	h ^= k * HASH_M1;
+	return hash_final(h);
+}
+
+uint64_t
+checks_hash64_cell(const char *p, size_t len, uint64_t seed)
+{
+	uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL), k;
+
+	while (len >= 8) {
+		memcpy(&k, p, 8);
+		h = hash_round(h, k);
+		p += 8;
+		len -= 8;
+	}
+	h ^= (len ? load_padded(p, len) : 0) * HASH_M1;
+	return hash_final(h);
 }
