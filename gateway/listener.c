@@ -68,8 +68,11 @@ on_signal(int sig)
 		got_chld = 1;
 	else
 		got_term = 1;
-	if (sig_pipe[1] != -1)
-		(void)write(sig_pipe[1], &c, 1);
+	if (sig_pipe[1] != -1) {
+		ssize_t r = write(sig_pipe[1], &c, 1);
+
+		(void)r;	/* a full pipe already wakes the loop */
+	}
 	errno = saved;
 }
 

@@ -40,6 +40,7 @@
 #define OUT_HIGH	(1u << 20)	/* stop handling requests above this */
 #define WRITE_MAX	(1u << 20)	/* bytes per ssh_channel_write() */
 #define USER_MAX	64
+#define WINDOW_STEP	(1u << 20)	/* top the window up every MiB */
 
 struct sess;
 
@@ -57,6 +58,7 @@ struct chan {
 	int	eof_in;		/* the client sent EOF */
 	int	closed;		/* the client closed the channel */
 	int	broken;		/* protocol or write error: close it */
+	size_t	since_grow;	/* bytes taken since the window was topped up */
 };
 
 struct sess {
@@ -365,6 +367,7 @@ chan_data_cb(ssh_session session, ssh_channel channel, void *data,
 		room = 0;
 	if (room < len)
 		c->held = 1;
+	c->since_grow += room;
 	c->s->last_active = time(NULL);
 	return (int)room;
 }
@@ -545,6 +548,36 @@ chan_take_held(struct chan *c)
 	}
 }
 
+/*
+ * libssh keeps a receive window of 1.28 MB and tops it up only below half
+ * of that; uploads go faster with a window as large as our free input
+ * space (OpenSSH's is 2 MB). ssh_channel_read_timeout() grows the window
+ * to the count asked for, so ask for all the room we have, now and then.
+ */
+static void
+chan_grow_window(struct chan *c)
+{
+	size_t room;
+	int n;
+
+	if (c->held || c->broken || c->since_grow < WINDOW_STEP)
+		return;
+	c->since_grow = 0;
+	if (c->in.len >= IN_CAP / 2)
+		return;
+	if (buf_reserve(&c->in, IN_CAP - c->in.len) != RG_OK)
+		return;
+	room = IN_CAP - c->in.len;
+	c->reading = 1;
+	n = ssh_channel_read_timeout(c->ch, c->in.data + c->in.len,
+	    (uint32_t)room, 0, 0);
+	c->reading = 0;
+	if (n == SSH_ERROR)
+		c->broken = 1;
+	else if (n > 0)
+		c->in.len += (size_t)n;
+}
+
 /* Hand whole SFTP packets to the SFTP layer while replies fit. */
 static int
 chan_handle(struct chan *c)
@@ -645,6 +678,7 @@ chan_pump(struct chan *c)
 	if (c->sftp != NULL) {
 		chan_flush(c);
 		chan_take_held(c);
+		chan_grow_window(c);
 		chan_handle(c);
 		chan_flush(c);
 	}
