@@ -96,7 +96,7 @@ int
 sftp_op_open(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX], rel[SFTP_MAX_PATH + 8];
+	char msg[MSG_MAX] = "", rel[SFTP_MAX_PATH + 8];
 	const unsigned char *p;
 	size_t n;
 	uint32_t pflags, code;
@@ -340,7 +340,7 @@ sftp_op_close(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
 	const unsigned char *p;
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	struct handle *h;
 	size_t n;
 	uint32_t code;
@@ -471,7 +471,7 @@ int
 sftp_op_stat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	struct vres res;
 	struct stat st;
 	int code, bad;
@@ -541,7 +541,7 @@ int
 sftp_op_setstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	const unsigned char *p;
 	struct sftp_attrs a;
 	struct vres res;
@@ -594,7 +594,7 @@ int
 sftp_op_fsetstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	const unsigned char *p;
 	struct sftp_attrs a;
 	struct handle *h;
@@ -651,7 +651,7 @@ int
 sftp_op_opendir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	struct vres *res;
 	struct stat st;
 	struct handle *h;
@@ -783,7 +783,7 @@ int
 sftp_op_remove(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	const char *leaf;
 	struct vres res;
 	struct stat st;
@@ -821,7 +821,7 @@ int
 sftp_op_mkdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	const char *leaf;
 	struct sftp_attrs a;
 	struct vres res;
@@ -856,7 +856,7 @@ int
 sftp_op_rmdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	const char *leaf;
 	struct vres res;
 	struct stat st;
@@ -918,7 +918,7 @@ static int
 do_rename(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out, int posix)
 {
-	char msg[MSG_MAX], *data = NULL;
+	char msg[MSG_MAX] = "", *data = NULL;
 	const unsigned char *op, *np;
 	const char *oleaf, *nleaf;
 	struct vres ores, nres;
@@ -1068,7 +1068,7 @@ int
 sftp_op_statvfs(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	struct vres res;
 	struct stat st;
 	int code, bad;
@@ -1107,7 +1107,7 @@ sftp_op_fsync(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
 {
 	const unsigned char *p;
-	char msg[MSG_MAX];
+	char msg[MSG_MAX] = "";
 	struct handle *h;
 	size_t n;
 

@@ -603,6 +603,8 @@ view_resolve(struct view *v, const unsigned char *p, size_t n,
 
 	memset(res, 0, sizeof(*res));
 	res->rootfd = -1;
+	if (len > 0)
+		msg[0] = '\0';
 	rc = view_normalise(res->vpath, sizeof(res->vpath), p, n);
 	if (rc == RG_ETOOBIG) {
 		snprintf(msg, len, "Path or file name too long");

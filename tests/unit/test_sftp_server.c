@@ -231,6 +231,10 @@ take_reply(struct cli *c)
 		assert_true(n < sizeof(c->msg));
 		memcpy(c->msg, p, n);
 		c->msg[n] = '\0';
+		/* every message is printable text (clients decode it) */
+		for (size_t k = 0; k < n; k++)
+			assert_true(p[k] >= 0x20 && p[k] < 0x7f);
+		assert_true(n > 0);
 		break;
 	case SSH_FXP_HANDLE:
 		assert_int_equal(sftp_get_string(&r, &p, &n), 0);
