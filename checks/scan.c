@@ -471,20 +471,22 @@ ident_scan_cell(const char *s, size_t len, unsigned skip, unsigned *nhs_cand)
 	if (len <= 32) {
 		const __m128i d0 = _mm_set1_epi8('0' - 1), d9 = _mm_set1_epi8(
 		    '9' + 1), at = _mm_set1_epi8('@');
-		uint32_t dig = 0, ats = 0, keep;
+		uint32_t dig = 0, ats = 0, keep, m;
 		size_t i;
 
 		for (i = 0; i < len; i += 16) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)
 			    (s + i));
 			keep = len - i >= 16 ? 0xffffu : (1u << (len - i)) - 1;
-			dig += (uint32_t)__builtin_popcount((uint32_t)
-			    _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v,
-			    d0), _mm_cmplt_epi8(v, d9))) & keep);
+			m = (uint32_t)_mm_movemask_epi8(_mm_and_si128(
+			    _mm_cmpgt_epi8(v, d0), _mm_cmplt_epi8(v, d9))) & keep;
+			dig |= m << i;		/* i is 0 or 16 */
 			ats |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v,
 			    at)) & keep;
 		}
-		if (dig < 2 && ats == 0) {
+		/* fewer than two digits: at most one bit set */
+		dig = (dig & (dig - 1)) == 0;
+		if (dig && ats == 0) {
 			if (nhs_cand != NULL)
 				*nhs_cand = 0;
 			return 0;
