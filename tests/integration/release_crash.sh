@@ -85,8 +85,8 @@ check_requests() {
 	done
 }
 
-rl_gen_csv 60000 21 > "$T/a.csv"
-rl_gen_raw 20000 22 > "$T/b.csv"
+rl_gen_csv 30000 21 > "$T/a.csv"
+rl_gen_raw 10000 22 > "$T/b.csv"
 n=0
 add_request() { # CONTRACT FILE
 	n=$((n + 1))
@@ -120,7 +120,7 @@ for i in $(seq "$KILLS"); do
 		"$WORKER" -s "$S" --enqueue withdraw staff-ann "c$n"
 	fi
 	approve_waiting
-	sleep "$(python3 -c 'import random; print(round(random.uniform(0.05, 1.5), 2))')"
+	sleep "$(python3 -c 'import random; print(round(random.uniform(0.05, 1.2), 2))')"
 	stop_gateway
 	start_gateway
 	settle
