@@ -167,6 +167,14 @@ sftp_op_open(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 		    "Is a folder" : "Not a regular file");
 	}
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if (!writing && res->special == VS_RELEASE_GPG &&
+	    sftp_audit(s->info, "download.started", "ok", res,
+	    (int64_t)st.st_size, NULL, NULL) != 0) {
+		close(fd);
+		free(res);
+		return sftp_reply_status(s, out, id, SSH_FX_FAILURE,
+		    "Failure: the audit log is unavailable");
+	}
 	if ((i = sftp_handle_new(s, H_FILE, res)) < 0) {
 		close(fd);
 		free(res);
@@ -301,7 +309,10 @@ finish_download(struct sftp_server *s, struct handle *h, int broken,
 	complete = h->size_at_open == 0 ? h->reached_eof :
 	    h->contig >= h->size_at_open ||
 	    (h->reached_eof && h->bytes >= h->size_at_open);
-	if (sftp_audit(s->info, "file.download", "ok", h->res,
+	/* Only a whole file counts as a download ("ok"): the audit report
+	 * counts those; a partial one is "failed", broken off. */
+	if (sftp_audit(s->info, "file.download", complete ? "ok" : "failed",
+	    h->res,
 	    (int64_t)h->bytes, NULL, complete ? (broken ?
 	    "complete, channel closed" : "complete") : "broken off") != 0 &&
 	    !broken) {

@@ -1517,6 +1517,8 @@ test_contractor(void **st)
 	assert_int_equal(queued(QUEUE_DOWNLOAD, NULL), 0);
 	assert_int_equal(audited("file.download", NULL, "broken off", &a), 1);
 	assert_int_equal(a.bytes, 1000);
+	assert_int_equal(audited("download.started",
+	    "/releases/DEMO-1/DEMO-1-001.tar.zst.gpg", NULL, NULL), 1);
 	/* a whole one: counted */
 	assert_int_equal(get(c, "/releases/DEMO-1/DEMO-1-001.tar.zst.gpg",
 	    &data, &len), SSH_FX_OK);
