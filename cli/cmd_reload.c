@@ -21,15 +21,16 @@
 static int
 pid_is_relgated(long pid)
 {
-	char path[64], *comm = NULL;
-	size_t len;
+	char path[64], comm[64];
+	FILE *f;
 	int ok;
 
 	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-	if (file_read_small(&comm, &len, path, 256, NULL) != RG_OK)
-		return -1;
-	ok = strncmp(comm, "relgated", 8) == 0;
-	free(comm);
+	if ((f = fopen(path, "r")) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	ok = fgets(comm, sizeof(comm), f) != NULL &&
+	    strncmp(comm, "relgated", 8) == 0;
+	fclose(f);
 	return ok;
 }
 
@@ -72,9 +73,10 @@ cmd_reload(const struct cli_global *g, int argc, char **argv)
 	}
 	errno = 0;
 	pid = strtol(body, &end, 10);
+	if (errno != 0 || end == body || (*end != '\n' && *end != '\0'))
+		pid = -1;
 	free(body);
-	if (errno != 0 || end == NULL || (*end != '\n' && *end != '\0') ||
-	    pid <= 1) {
+	if (pid <= 1) {
 		fprintf(stderr, "relgate reload: %s does not hold a pid\n",
 		    path);
 		return 1;

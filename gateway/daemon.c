@@ -235,12 +235,19 @@ pidfile_write(struct relgated *rd, struct diag *d)
 		pid = strtol(old, NULL, 10);
 		free(old);
 		if (pid > 1 && pid != (long)getpid() &&
-		    kill((pid_t)pid, 0) == 0)
-			return diag_set(d, RG_EEXIST, rd->pidfile, 0, 0,
+		    kill((pid_t)pid, 0) == 0) {
+			diag_set(d, RG_EEXIST, rd->pidfile, 0, 0,
 			    "relgated is already running (pid %ld)", pid);
+			rd->pidfile[0] = '\0';	/* not ours to remove */
+			return RG_EEXIST;
+		}
 	}
 	len = (size_t)snprintf(body, sizeof(body), "%ld\n", (long)getpid());
-	return file_write_atomic(rd->pidfile, body, len, 0644, d);
+	if (file_write_atomic(rd->pidfile, body, len, 0644, d) != RG_OK) {
+		rd->pidfile[0] = '\0';
+		return RG_EIO;
+	}
+	return RG_OK;
 }
 
 static void

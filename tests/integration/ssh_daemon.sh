@@ -1,0 +1,64 @@
+#!/bin/sh
+# Operating relgated: --help/--version, the pid file, a bad user file is
+# rejected (audited) while the others load, SIGHUP via `relgate reload`
+# reloads without dropping sessions, SIGTERM stops cleanly, and the
+# daemonised mode (no -f) detaches.
+. "$top_srcdir/tests/integration/ssh_lib.sh"
+
+out=$("$RELGATED" --help) && rc=0 || rc=$?
+check "--help exits 0 and shows the usage" sh -c "[ $rc -eq 0 ] && echo \"\$1\" | grep -q 'usage: relgated'" _ "$out"
+out=$("$RELGATED" --version) && rc=0 || rc=$?
+check "--version names relgated and its version ($out)" sh -c "[ $rc -eq 0 ] && echo '$out' | grep -Eq '^relgated [0-9]+\.[0-9]+'"
+"$RELGATED" --bogus >/dev/null 2>&1 && rc=0 || rc=$?
+check "an unknown option exits 2" [ "$rc" -eq 2 ]
+"$RELGATE" -c "$ETC" reload >/dev/null 2>&1 && rc=0 || rc=$?
+check "relgate reload with no daemon running exits 1" [ "$rc" -eq 1 ]
+
+write_config
+add_user staff-ann "[staff]" dwp
+printf 'roles: [staff]\norganisation: dwp\ncolour: blue\nssh_keys: []\n' > "$ETC/users/bad-bob.yaml"
+start_relgated
+wait_audit() { for _ in $(seq 30); do audit_has "$@" && return 0; sleep 0.2; done; return 1; }
+
+check "the pid file holds the daemon's pid" [ "$(cat "$STATE/relgated.pid")" = "$PID" ]
+check "host keys were made owner-only" sh -c "[ \$(stat -c %a '$STATE/ssh/ssh_host_ed25519_key') = 600 ] && [ \$(stat -c %a '$STATE/ssh/ssh_host_ecdsa_key') = 600 ] && [ \$(stat -c %a '$STATE/ssh') = 700 ]"
+check "audit: config.loaded" wait_audit config.loaded ok "" ""
+check "audit: config.rejected names the bad user file" wait_audit config.rejected failed "" "bad-bob.yaml"
+check "the good user still logs in" [ "$($PY "$CLIENT" login "$PORT" staff-ann "$T/keys/staff-ann" >/dev/null 2>&1; echo $?)" -eq 0 ]
+
+# a session that stays open across the reload
+$PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 4 > "$T/hold" 2>&1 &
+holder=$!
+for _ in $(seq 50); do grep -q in "$T/hold" && break; sleep 0.1; done
+add_user iam-jo "[staff, approver]" dwp
+out=$($PY "$CLIENT" login "$PORT" iam-jo "$T/keys/iam-jo" 2>&1) && rc=0 || rc=$?
+check "iam-jo cannot log in before the reload ($rc: $out)" [ "$rc" -eq 3 ]
+out=$("$RELGATE" -c "$ETC" reload 2>&1) && rc=0 || rc=$?
+check "relgate reload exits 0 ($out)" [ "$rc" -eq 0 ]
+check "audit: config.reloaded" wait_audit config.reloaded ok "" ""
+check "iam-jo logs in after the reload" [ "$($PY "$CLIENT" login "$PORT" iam-jo "$T/keys/iam-jo" >/dev/null 2>&1; echo $?)" -eq 0 ]
+wait "$holder" && rc=0 || rc=$?
+check "the session open across the reload stayed usable ($(tail -1 "$T/hold"))" [ "$rc" -eq 0 ]
+
+# SIGTERM: clean stop, pid file gone, no process of ours left
+kids=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
+kill -TERM "$PID"
+wait "$PID" && rc=0 || rc=$?
+check "SIGTERM stops relgated with status 0" [ "$rc" -eq 0 ]
+PID=
+check "the pid file is removed" [ ! -e "$STATE/relgated.pid" ]
+left=0
+for k in $kids; do kill -0 "$k" 2>/dev/null && left=$((left + 1)); done
+check "no helper or session process is left ($left)" [ "$left" -eq 0 ]
+check "audit: the audit writer closed with a checkpoint" audit_has log.checkpoint "" "" ""
+
+# daemonised: returns at once, then serves
+"$RELGATED" -c "$ETC" && rc=0 || rc=$?
+check "relgated without -f returns 0 after detaching" [ "$rc" -eq 0 ]
+for _ in $(seq 50); do [ -s "$STATE/relgated.pid" ] && break; sleep 0.1; done
+PID=$(cat "$STATE/relgated.pid" 2>/dev/null || echo)
+for _ in $(seq 50); do $PY -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break; sleep 0.1; done
+check "the detached daemon serves" [ "$($PY "$CLIENT" login "$PORT" staff-ann "$T/keys/staff-ann" >/dev/null 2>&1; echo $?)" -eq 0 ]
+"$RELGATED" -c "$ETC" -f >/dev/null 2>&1 && rc=0 || rc=$?
+check "a second relgated on the same state refuses to start" [ "$rc" -ne 0 ]
+finish
