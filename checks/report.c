@@ -190,13 +190,21 @@ check_report_text(const struct check_report *r, struct buf *b)
 	}
 	for (i = 0; i < r->n_results; i++) {
 		const struct check_result *x = &r->results[i];
+		int more = (x->status == CHECK_FAIL && x->count > 0) ||
+		    x->detail[0] != '\0' || x->n_rows > 0;
 
 		if (x->status == CHECK_FAIL)
 			nfail++;
+		if (x->column[0] == '\0' && !more) {
+			J(buf_printf(b, "%-4s  %s\n", x->status == CHECK_FAIL ?
+			    "FAIL" : status_name(x->status), x->rule));
+			continue;
+		}
 		J(buf_printf(b, "%-4s  %-24s", x->status == CHECK_FAIL ?
 		    "FAIL" : status_name(x->status), x->rule));
 		if (x->column[0] != '\0')
-			J(buf_printf(b, " column %s:", x->column));
+			J(buf_printf(b, " column %s%s", x->column, more ? ":" :
+			    ""));
 		if (x->status == CHECK_FAIL && x->count > 0)
 			J(buf_printf(b, " %llu", (unsigned long long)x->count));
 		if (x->detail[0] != '\0')

@@ -134,7 +134,38 @@ report_values(struct checker *ck, struct check_report *r, int vr)
 		if (tc->v[vr].count == 0)
 			continue;
 		any = 1;
-		if (vr == VR_MASKFMT)
+		if (vr == VR_TYPE) {
+			static const char *tn[] = { "", "", "integer", "decimal",
+			    "date (YYYY-MM-DD)", "year-month (YYYY-MM)",
+			    "year (YYYY)" };
+			snprintf(det, sizeof(det), "not %s %s", cr->type ==
+			    COLTYPE_INTEGER || cr->type <= COLTYPE_STRING ?
+			    "an" : "a", cr->type > COLTYPE_STRING &&
+			    (size_t)cr->type < RG_ARRAY_LEN(tn) ? tn[cr->type] :
+			    "integer count");
+		} else if (vr == VR_ALLOWED)
+			snprintf(det, sizeof(det), "not an allowed value");
+		else if (vr == VR_PATTERN)
+			snprintf(det, sizeof(det), "does not match the pattern");
+		else if (vr == VR_RANGE) {
+			if (cr->has_min && cr->has_max)
+				snprintf(det, sizeof(det), "not a number in "
+				    "%g..%g", cr->min, cr->max);
+			else if (cr->has_min)
+				snprintf(det, sizeof(det), "not a number >= %g",
+				    cr->min);
+			else
+				snprintf(det, sizeof(det), "not a number <= %g",
+				    cr->max);
+		} else if (vr == VR_GRAN) {
+			static const char *gn[] = { "", "postcode district",
+			    "postcode sector", "year", "year-month" };
+			snprintf(det, sizeof(det), "finer than %s (or not one)",
+			    (size_t)cr->granularity < RG_ARRAY_LEN(gn) ?
+			    gn[cr->granularity] : "allowed");
+		} else if (vr == VR_REQUIRED)
+			snprintf(det, sizeof(det), "empty cell");
+		else if (vr == VR_MASKFMT)
 			snprintf(det, sizeof(det), "not a token (64 lowercase "
 			    "hex digits)");
 		else if (vr == VR_MINCELL)
@@ -249,9 +280,9 @@ report_kanon(struct checker *ck, struct check_report *r)
 		return report_add(r, "disclosure.k_anonymity", CHECK_PASS, 0,
 		    NULL, 0, NULL, det);
 	}
-	snprintf(det, sizeof(det), "%llu of %zu classes have fewer than %llu "
-	    "records (%llu records in them); rows are each class's first",
-	    (unsigned long long)classes, ck->t[0].kt_n, (unsigned long long)k,
+	snprintf(det, sizeof(det), "of %zu quasi-identifier classes have "
+	    "fewer than %llu records (%llu records in them; rows: each "
+	    "class's first)", ck->t[0].kt_n, (unsigned long long)k,
 	    (unsigned long long)records);
 	return report_add(r, "disclosure.k_anonymity", CHECK_FAIL, classes,
 	    rows, n, NULL, det);
