@@ -373,14 +373,21 @@ audit_store_sqlite_open(struct audit_store **out, const char *state_dir,
 			return diag_set(d, RG_EIO, dir, 0, 0, "mkdir: %s",
 			    strerror(errno));
 		/* Made owner-only before SQLite opens it: the -wal and -shm
-		 * files take the database file's mode. */
-		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
-		if (fd == -1)
+		 * files take the database file's mode. Only when it does not
+		 * exist yet: closing any descriptor of the file drops every
+		 * POSIX lock this process holds on it, including those of an
+		 * open SQLite connection (the writer's signer thread opens a
+		 * second one), and without them another process's close may
+		 * checkpoint and delete the WAL under the writer. */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (fd == -1 && errno != EEXIST)
 			return diag_set(d, RG_EIO, path, 0, 0, "open: %s",
 			    strerror(errno));
-		close(fd);
+		if (fd != -1)
+			close(fd);
 	} else if (access(path, F_OK) != 0) {
+		/* access(), not open(): see above. */
 		return diag_set(d, RG_ENOENT, path, 0, 0,
 		    "no audit log in this state directory");
 	}

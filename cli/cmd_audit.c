@@ -402,7 +402,10 @@ do_follow(const char *state, struct aopts *o)
 	struct follow_ctx fc;
 	struct audit *a;
 	struct timespec ts = { 0, 250000000 };
+	struct diag d;
+	char msg[1200];
 	uint64_t last;
+	int rc = 0;
 
 	if (open_ro(state, &a) != 0)
 		return 2;
@@ -422,15 +425,20 @@ do_follow(const char *state, struct aopts *o)
 	while (!follow_stop) {
 		fc.last = o->f.after_seq;
 		/* The filter's seq bound moves on; the record filters stay. */
-		if (audit_query(a, &o->f, follow_one, &fc, NULL) < 0)
+		diag_clear(&d);
+		if (audit_query(a, &o->f, follow_one, &fc, &d) < 0) {
+			diag_format(&d, msg, sizeof(msg));
+			fprintf(stderr, "relgate audit follow: %s\n", msg);
+			rc = 2;
 			break;
+		}
 		o->f.after_seq = fc.last;
 		if (fflush(stdout) != 0)
 			break;
 		nanosleep(&ts, NULL);
 	}
 	audit_close(a);
-	return 0;
+	return rc;
 }
 
 static int

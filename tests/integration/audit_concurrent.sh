@@ -18,7 +18,7 @@ cleanup() {
 	for g in "$W"/*/gnupg; do
 		[ -d "$g" ] && gpgconf --homedir "$g" --kill all 2>/dev/null
 	done
-	rm -rf "$W"
+	rm -rf "$W" 2>/dev/null || { sleep 1; rm -rf "$W"; }
 }
 trap cleanup EXIT INT TERM
 q() { sqlite3 "$1/audit/audit.db" "$2"; }
