@@ -18,6 +18,40 @@
  *	check_report_json(r, &b); check_report_text(r, &b);
  *	check_report_free(r); checker_free(ck);
  *
+ * Decisions where product.md is silent:
+ * - Row numbers count data rows from 1; a problem in the header is row 0.
+ * - An empty cell passes every value rule except values.required.
+ *   values.range fails a cell that is not a number.
+ * - identifiers.raw looks for identifiers standing as words anywhere in a
+ *   cell (free text too), in every column, including columns not in the
+ *   contract and fields past the header. Kinds: National Insurance number
+ *   (HMRC prefix rules, suffix A-D, optional single spaces, any case);
+ *   NHS number formatted 3-3-4 (spaces or dashes) with a valid mod-11
+ *   check digit, always; plain 10-digit runs with a valid check digit only
+ *   when the column's share of them is far above the 1-in-11 chance rate
+ *   (nhs_share_flagged()); a full UK postcode (any case, space optional)
+ *   anywhere; a full date (YYYY-MM-DD, YYYY/MM/DD, DD/MM/YYYY, DD-MM-YYYY,
+ *   DD.MM.YYYY; a real calendar day in 1850-2199) in any column whose type
+ *   is not `date` (a date-typed column carries dates the contract releases
+ *   on purpose; it is still scanned for the other kinds); an email address
+ *   (local@domain.tld); a UK phone number (0 + 10 digits, or 0 + 9 digits
+ *   formatted for 01/08 numbers, or +44 with 9-10 digits; spaces, dashes,
+ *   "(0)" and a bracketed area code allowed).
+ *   Cells that cannot hold any of these are not scanned: a well-formed
+ *   token of a masked column, a value of an allowed list (unless the list
+ *   itself holds an identifier), a valid number of fewer than 10
+ *   characters, a valid date/year-month/year, a value at a postcode or
+ *   date granularity.
+ * - values.unique keeps a 64-bit hash of each value (a false repeat has a
+ *   chance of about n^2/2^65) for up to 1.5M values; past that the rule
+ *   fails as "cannot be shown". k-anonymity classes are keyed by 128 bits;
+ *   past 393,216 distinct classes the rule fails the same way. A ragged
+ *   row is left out of the classes (it fails csv.wellformed).
+ * - Table count cells that are empty, "*", "c", "[c]", "x", "[x]", ".." or
+ *   "-" are suppressed: min_cell and rounding do not apply to them.
+ * - An empty file (no header) or a header without data rows is reported
+ *   as not checked (complete = 0): `relgate check` exits 2.
+ *
  * masking_mode: apply. The column holds raw identifiers at check time and
  * the gateway masks it while packaging (through on_row). The checker
  * therefore does not judge masking.format on that column's input (the rule
