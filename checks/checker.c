@@ -24,6 +24,7 @@
 #define KT_MAX		(1u << 19)	/* k-anonymity classes (32 B each) */
 #define UT_MAX		(1u << 21)	/* one_row_per slots (16 B each) */
 
+/* Defaults for check options (see checks.h). */
 void
 check_opts_init(struct check_opts *o)
 {
@@ -174,6 +175,7 @@ tally_init(struct checker *ck, struct tally *t)
 	return 0;
 }
 
+/* Free one thread's tally; leaves it zeroed. */
 void
 tally_free(struct tally *t)
 {
@@ -660,6 +662,7 @@ on_problem(void *arg, unsigned long row, enum csv_problem p)
 
 /* ---- life cycle ------------------------------------------------------- */
 
+/* Make a checker for one extract; *out is the caller's. */
 int
 checker_new(struct checker **out, const struct contract *c,
     const struct dataset *ds, const struct check_opts *o, struct diag *d)
@@ -723,6 +726,7 @@ checker_new(struct checker **out, const struct contract *c,
 	return 0;
 }
 
+/* Stop the helper thread if any and free; NULL-safe. */
 void
 checker_free(struct checker *ck)
 {
@@ -752,6 +756,7 @@ feed_rc(struct checker *ck, int rc)
 	return rc;
 }
 
+/* Push bytes of the extract; 0 or a callback's value. */
 int
 checker_feed(struct checker *ck, const void *data, size_t len)
 {
@@ -760,6 +765,7 @@ checker_feed(struct checker *ck, const void *data, size_t len)
 	return feed_rc(ck, csv_reader_feed(ck->rd, data, len));
 }
 
+/* Read fd to its end straight into the CSV window. */
 int
 checker_feed_fd(struct checker *ck, int fd, struct diag *d)
 {
@@ -795,12 +801,14 @@ checker_feed_fd(struct checker *ck, int fd, struct diag *d)
 	}
 }
 
+/* Bytes of complete records consumed so far. */
 uint64_t
 checker_bytes(const struct checker *ck)
 {
 	return csv_reader_bytes(ck->rd);
 }
 
+/* End of input: finish both threads, merge, make the report. */
 int
 checker_finish(struct checker *ck, struct check_report **out)
 {

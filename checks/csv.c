@@ -43,6 +43,7 @@ struct csv_reader {
 	unsigned char *esc;		/* per field: has "" escapes */
 };
 
+/* Short English name of a CSV problem. */
 const char *
 csv_problem_name(enum csv_problem p)
 {
@@ -60,6 +61,7 @@ csv_problem_name(enum csv_problem p)
 	return "malformed CSV";
 }
 
+/* Make a reader with the caps of o; *out is the caller's. */
 int
 csv_reader_new(struct csv_reader **out, const struct csv_opts *o)
 {
@@ -93,6 +95,7 @@ csv_reader_new(struct csv_reader **out, const struct csv_opts *o)
 	return RG_OK;
 }
 
+/* Free a reader; NULL-safe. */
 void
 csv_reader_free(struct csv_reader *r)
 {
@@ -105,12 +108,14 @@ csv_reader_free(struct csv_reader *r)
 	free(r);
 }
 
+/* Records delivered so far, header included. */
 unsigned long
 csv_reader_rows(const struct csv_reader *r)
 {
 	return r->row;
 }
 
+/* Bytes of delivered records (terminators included). */
 uint64_t
 csv_reader_bytes(const struct csv_reader *r)
 {
@@ -489,12 +494,14 @@ csv_reader_commit(struct csv_reader *r, size_t n)
 	return parse(r, 0);
 }
 
+/* 1 once the reader stopped (cap reached or callback). */
 int
 csv_reader_stopped(const struct csv_reader *r)
 {
 	return r->stopped;
 }
 
+/* Copy data into the window and tokenise complete records. */
 int
 csv_reader_feed(struct csv_reader *r, const void *data, size_t len)
 {
@@ -518,6 +525,7 @@ csv_reader_feed(struct csv_reader *r, const void *data, size_t len)
 	return 0;
 }
 
+/* Deliver the last record, newline or not. */
 int
 csv_reader_finish(struct csv_reader *r)
 {
@@ -532,6 +540,7 @@ csv_reader_finish(struct csv_reader *r)
 	return 0;
 }
 
+/* Append one field, quoted only where needed, to b. */
 int
 csv_field_append(struct buf *b, const char *p, size_t len)
 {

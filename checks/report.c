@@ -14,6 +14,7 @@
 
 #define REPORT_MAX_RESULTS	100000
 
+/* Append one result to a report; RG_ETOOBIG past the cap. */
 int
 report_add(struct check_report *r, const char *rule, enum check_status st,
     uint64_t count, const uint64_t *rows, size_t n_rows, const char *column,
@@ -44,6 +45,7 @@ report_add(struct check_report *r, const char *rule, enum check_status st,
 	return RG_OK;
 }
 
+/* 1 when complete and no result failed. */
 int
 check_report_passed(const struct check_report *r)
 {
@@ -57,12 +59,14 @@ check_report_passed(const struct check_report *r)
 	return 1;
 }
 
+/* "pass" or "fail". */
 const char *
 check_report_verdict(const struct check_report *r)
 {
 	return check_report_passed(r) ? "pass" : "fail";
 }
 
+/* Replace a rule's results with one the caller judged. */
 int
 check_report_mark(struct check_report *r, const char *rule,
     enum check_status st, uint64_t count, const char *column,
@@ -106,6 +110,7 @@ status_name(enum check_status s)
 	return "fail";
 }
 
+/* Append the documented JSON report to b. */
 int
 check_report_json(const struct check_report *r, struct buf *b)
 {
@@ -168,6 +173,7 @@ check_report_json(const struct check_report *r, struct buf *b)
 	return 0;
 }
 
+/* Append the human report, a line per result, to b. */
 int
 check_report_text(const struct check_report *r, struct buf *b)
 {
@@ -231,6 +237,7 @@ check_report_text(const struct check_report *r, struct buf *b)
 	return 0;
 }
 
+/* Free a report; NULL-safe. */
 void
 check_report_free(struct check_report *r)
 {

@@ -49,6 +49,7 @@ static const unsigned char cls[256] = {
 #define IS_ALNUM(c)	(cls[U(c)] & (C_DIGIT | C_UPPER | C_LOWER))
 #define UPPER(c)	((char)(cls[U(c)] & C_LOWER ? (c) - 'a' + 'A' : (c)))
 
+/* English name of an identifier kind. */
 const char *
 ident_kind_name(enum ident_kind k)
 {
@@ -72,6 +73,7 @@ word_end(const char *s, size_t len, size_t j)
 	return j >= len || !IS_ALNUM(s[j]);
 }
 
+/* Mod-11 check of ten NHS digits (weights 10..2). */
 int
 nhs_check_ok(const char *d)
 {
@@ -87,6 +89,7 @@ nhs_check_ok(const char *d)
 	return chk == d[9] - '0';
 }
 
+/* Is a column's share of valid NHS numbers far above chance? */
 int
 nhs_share_flagged(uint64_t pass, uint64_t n)
 {
@@ -154,6 +157,7 @@ nino_at(const char *s, size_t len, size_t i)
 	return word_end(s, len, j) ? j : 0;
 }
 
+/* Whole string is a National Insurance number. */
 int
 nino_valid(const char *s, size_t len)
 {
@@ -197,6 +201,7 @@ postcode_at(const char *s, size_t len, size_t i)
 	return inward_at(s, len, j);
 }
 
+/* Whole string is a full UK postcode. */
 int
 postcode_full_valid(const char *s, size_t len)
 {
@@ -402,6 +407,7 @@ email_at(const char *s, size_t len, size_t k)
 	return 1;
 }
 
+/* Find raw identifiers standing as words in one cell. */
 unsigned
 ident_scan(const char *s, size_t len, unsigned skip, unsigned *nhs_cand)
 {
@@ -462,6 +468,7 @@ ident_scan(const char *s, size_t len, unsigned skip, unsigned *nhs_cand)
 	return found & ~skip;
 }
 
+/* ident_scan() for a cell in the CSV window, with a pre-filter. */
 unsigned
 ident_scan_cell(const char *s, size_t len, unsigned skip, unsigned *nhs_cand)
 {

@@ -253,6 +253,7 @@ hash_final(uint64_t h)
 	return h;
 }
 
+/* 64-bit hash (not cryptographic) of len bytes. */
 uint64_t
 checks_hash64(const void *data, size_t len, uint64_t seed)
 {
@@ -271,6 +272,7 @@ checks_hash64(const void *data, size_t len, uint64_t seed)
 	return hash_final(h);
 }
 
+/* checks_hash64() of a cell in the CSV window. */
 uint64_t
 checks_hash64_cell(const char *p, size_t len, uint64_t seed)
 {

@@ -288,6 +288,7 @@ report_kanon(struct checker *ck, struct check_report *r)
 	    rows, n, NULL, det);
 }
 
+/* Judge the whole-file rules and build the report. */
 int
 checker_verdict(struct checker *ck, struct check_report **out)
 {
