@@ -122,40 +122,48 @@ csv_reader_bytes(const struct csv_reader *r)
 	return r->bytes;
 }
 
-/* Bit i set when p[i] is one of the bytes the tokeniser must look at. */
+/*
+ * Bit i set when p[i] is one of the bytes the tokeniser must look at;
+ * *commas gets the bits of the commas among them.
+ */
 static inline uint64_t
-special_mask(const unsigned char *p)
+special_mask(const unsigned char *p, uint64_t *commas)
 {
 #if defined(__SSE2__)
 	const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
 	const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
 	const __m128i zero = _mm_setzero_si128();
-	uint64_t m = 0;
+	uint64_t m = 0, cm = 0;
 	int k;
 
 	for (k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)
 		    (p + 16 * k));
-		__m128i e = _mm_or_si128(
-		    _mm_or_si128(_mm_cmpeq_epi8(v, comma),
+		__m128i c = _mm_cmpeq_epi8(v, comma);
+		__m128i e = _mm_or_si128(_mm_or_si128(c,
 		    _mm_cmpeq_epi8(v, quote)),
 		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lf),
 		    _mm_cmpeq_epi8(v, cr)), _mm_cmpeq_epi8(v, zero)));
 		uint32_t bits = (uint32_t)_mm_movemask_epi8(e) |
 		    (uint32_t)_mm_movemask_epi8(v);
 		m |= (uint64_t)bits << (16 * k);
+		cm |= (uint64_t)(uint32_t)_mm_movemask_epi8(c) << (16 * k);
 	}
+	*commas = cm;
 	return m;
 #else
-	uint64_t m = 0;
+	uint64_t m = 0, cm = 0;
 	int i;
 
 	for (i = 0; i < 64; i++) {
 		unsigned char c = p[i];
+		if (c == ',')
+			cm |= (uint64_t)1 << i;
 		if (c == ',' || c == '"' || c == '\n' || c == '\r' || c == 0 ||
 		    c >= 0x80)
 			m |= (uint64_t)1 << i;
 	}
+	*commas = cm;
 	return m;
 #endif
 }
@@ -227,21 +235,27 @@ parse_row(struct csv_reader *r, size_t start, int final, size_t *next,
 	const size_t end = r->len;
 	size_t blk = start, fstart = start, qend = 0, nf = 0, fend;
 	size_t maxf = r->o.max_fields;
-	uint64_t m;
+	uint64_t m, cm;
 	int inq = 0, quoted = 0, esc = 0, n;
 	unsigned pr = 0;
 
 	b[end] = 0;			/* sentinel: an event at end */
-	m = special_mask(b + blk);
+	m = special_mask(b + blk, &cm);
 	for (;;) {
 		size_t i;
 		unsigned char c;
 
 		while (m == 0) {
 			blk += 64;
-			m = special_mask(b + blk);
+			m = special_mask(b + blk, &cm);
 		}
 		i = blk + (size_t)__builtin_ctzll(m);
+		if (!inq && (m & -m & cm) && i < end) {
+			/* the common case: a comma outside quotes */
+			m &= m - 1;
+			fend = i;
+			goto comma;
+		}
 		m &= m - 1;
 		if (i >= end) {
 			if (!final)
@@ -270,7 +284,7 @@ parse_row(struct csv_reader *r, size_t start, int final, size_t *next,
 			}
 			if (n > 1) {
 				blk = i + (size_t)n;
-				m = special_mask(b + blk);
+				m = special_mask(b + blk, &cm);
 			}
 			continue;
 		}
@@ -286,7 +300,7 @@ parse_row(struct csv_reader *r, size_t start, int final, size_t *next,
 			if (i + 1 < end && b[i + 1] == '"') {
 				esc = 1;
 				blk = i + 2;
-				m = special_mask(b + blk);
+				m = special_mask(b + blk, &cm);
 				continue;
 			}
 			inq = 0;
@@ -320,6 +334,7 @@ parse_row(struct csv_reader *r, size_t start, int final, size_t *next,
 		default:
 			continue;
 		}
+comma:
 		/* a field ends at fend (a comma) */
 		if (nf < maxf) {
 			if (quoted) {
