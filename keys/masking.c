@@ -86,6 +86,33 @@ read_key(unsigned char key[MASK_KEY_LEN], const char *path, struct diag *d)
 }
 
 /*
+ * When root makes a key in a state directory that belongs to the service
+ * user (`relgate mask` run by root on the host), hand the new folders and
+ * the key to that user, or relgated could not read it.
+ */
+static void
+give_to_state_owner(const char *state_dir, const char *maskdir,
+    const char *keyfile)
+{
+	char keys[PATH_MAX];
+	const char *paths[3];
+	struct stat st, pst;
+	size_t i;
+
+	if (geteuid() != 0 || stat(state_dir, &st) == -1 || st.st_uid == 0)
+		return;
+	if ((size_t)snprintf(keys, sizeof(keys), "%s/keys", state_dir) >=
+	    sizeof(keys))
+		return;
+	paths[0] = keys;
+	paths[1] = maskdir;
+	paths[2] = keyfile;
+	for (i = 0; i < RG_ARRAY_LEN(paths); i++)
+		if (lstat(paths[i], &pst) == 0 && pst.st_uid == 0)
+			(void)lchown(paths[i], st.st_uid, st.st_gid);
+}
+
+/*
  * Load (or, with create, make) the masking key of a contract. A new key is
  * written durably to a private temporary name (file_write_atomic: 0600,
  * fsync, rename, fsync folder) and then link()ed to ID.key, which never
@@ -98,6 +125,7 @@ mask_key_load(unsigned char key[MASK_KEY_LEN], const char *state_dir,
 {
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
 	unsigned char fresh[MASK_KEY_LEN], nonce[8];
+	struct stat st;
 	char nhex[17];
 	int rc;
 
@@ -124,6 +152,9 @@ mask_key_load(unsigned char key[MASK_KEY_LEN], const char *state_dir,
 	if (dir_make(dir, 0700) != RG_OK)
 		return diag_set(d, RG_EIO, dir, 0, 0, "cannot make folder: %s",
 		    strerror(errno));
+	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & 077) != 0)
+		(void)chmod(dir, 0700);
 	if (rg_random(fresh, sizeof(fresh)) != RG_OK)
 		return diag_set(d, RG_EIO, NULL, 0, 0,
 		    "no randomness from the kernel");
@@ -133,6 +164,7 @@ mask_key_load(unsigned char key[MASK_KEY_LEN], const char *state_dir,
 		unlink(tmp);
 		return rc;
 	}
+	give_to_state_owner(state_dir, dir, tmp);
 	if (link(tmp, path) == -1 && errno != EEXIST) {
 		rc = diag_set(d, RG_EIO, path, 0, 0, "link: %s",
 		    strerror(errno));

@@ -165,6 +165,33 @@ test_key_file_bad(void **state)
 	    RG_EINTEGRITY);
 }
 
+/* Root making a key in a state dir owned by the service user gives the
+ * key to that user (relgated must be able to read it). */
+static void
+test_key_owner(void **state)
+{
+	unsigned char k[MASK_KEY_LEN];
+	char sd[600], path[700];
+	struct stat st;
+	struct diag d;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	snprintf(sd, sizeof(sd), "%s/owned-state", tmpdir);
+	assert_int_equal(mkdir(sd, 0700), 0);
+	assert_int_equal(chown(sd, 65534, 65534), 0);
+	assert_int_equal(mask_key_load(k, sd, "C-9", 1, &d), RG_OK);
+	snprintf(path, sizeof(path), "%s/keys/masking/C-9.key", sd);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(path, sizeof(path), "%s/keys/masking", sd);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0700);
+}
+
 static void
 test_tokens_differ_per_contract(void **state)
 {
@@ -237,6 +264,7 @@ main(void)
 		cmocka_unit_test(test_token_matches_openssl),
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_key_file_bad),
+		cmocka_unit_test(test_key_owner),
 		cmocka_unit_test(test_tokens_differ_per_contract),
 		cmocka_unit_test(test_token_speed),
 	};
