@@ -264,6 +264,7 @@ struct handle {
 	uint64_t contig;		/* bytes [0, contig) read or written */
 	uint64_t size_at_open;
 	int	reached_eof;
+	uint64_t unflushed;		/* written since writeback was started */
 	void	*sha;			/* EVP_MD_CTX while writes are sequential */
 };
 
