@@ -148,6 +148,9 @@ timeout 60 scp -q $OPTS -P "$PORT" -i "$T/keys/staff-ann" \
     "staff-ann@127.0.0.1:/requests/q1/scp.bin" "$T/scp.back" 2>"$T/scp.err" || fail "scp download: $(cat "$T/scp.err")"
 check "scp: download byte for byte" cmp -s "$T/big.bin" "$T/scp.back"
 timeout 60 scp -q $OPTS -P "$PORT" -i "$T/keys/staff-ann" "$T/d.csv" \
+    "staff-ann@127.0.0.1:~/requests/q1/tilde.csv" 2>"$T/scp.err" || fail "scp ~/: $(cat "$T/scp.err")"
+check "scp: ~/ paths (expand-path) land in the view" cmp -s "$T/d.csv" "$SP/q1/tilde.csv"
+timeout 60 scp -q $OPTS -P "$PORT" -i "$T/keys/staff-ann" "$T/d.csv" \
     "staff-ann@127.0.0.1:/requests/scp-loose.csv" 2>/dev/null && fail "scp outside a folder accepted"
 check "scp: refused upload not on disk" absent "$SP/scp-loose.csv"
 
@@ -168,11 +171,14 @@ LFTP_CONNECT="ssh -a -x -i $T/keys/staff-ann $OPTS"
 timeout 120 lftp -c "set sftp:connect-program '$LFTP_CONNECT'; set net:max-retries 1; set net:timeout 10;
 open -u staff-ann, -p $PORT sftp://127.0.0.1;
 cd /requests/q1; put $T/big.bin -o lftp.bin; get lftp.bin -o $T/lftp.back; ls;
+put $T/d.csv -o up.csv.filepart; mv up.csv.filepart up.csv;
 mkdir /requests/lq; put $T/d.csv -o /requests/lq/d.csv; rm /requests/lq/d.csv; rmdir /requests/lq" \
     >"$T/lftp.out" 2>&1 || fail "lftp: $(cat "$T/lftp.out")"
 check "lftp: upload on disk byte for byte" cmp -s "$T/big.bin" "$SP/q1/lftp.bin"
 check "lftp: download byte for byte" cmp -s "$T/big.bin" "$T/lftp.back"
 check "lftp: rm and rmdir removed them" absent "$SP/lq"
+check "lftp: .filepart renamed into place (legacy RENAME)" cmp -s "$T/d.csv" "$SP/q1/up.csv"
+check "lftp: no .filepart left" absent "$SP/q1/up.csv.filepart"
 
 # ---- paramiko -------------------------------------------------------------
 cat > "$T/pm.py" <<'PY'
