@@ -147,14 +147,46 @@ push_ptr(void ***arr, size_t *n, void *p)
 	return RG_OK;
 }
 
+/* The key of an authorized_keys line without its comment: "TYPE BASE64". */
+static size_t
+ssh_key_span(const char *line, const char **start)
+{
+	const char *p = line, *e;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*start = p;
+	e = p + strcspn(p, " \t");		/* type */
+	e += strspn(e, " \t");
+	e += strcspn(e, " \t");		/* base64 */
+	return (size_t)(e - p);
+}
+
+/* An SSH key already held by an earlier user, or NULL. */
+static const struct user *
+ssh_key_owner(const struct config_dir *cd, const char *line)
+{
+	const char *a, *b;
+	size_t la, lb, i, j;
+
+	la = ssh_key_span(line, &a);
+	for (i = 0; i < cd->n_users; i++)
+		for (j = 0; j < cd->users[i]->n_ssh_keys; j++) {
+			lb = ssh_key_span(cd->users[i]->ssh_keys[j], &b);
+			if (la == lb && memcmp(a, b, la) == 0)
+				return cd->users[i];
+		}
+	return NULL;
+}
+
 static int
 load_users(struct config_dir *cd, const char *dir)
 {
 	char sub[PATH_MAX], path[PATH_MAX];
 	char **names = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, j;
 	struct diag dg;
-	int rc;
+	int rc = RG_OK;
 
 	snprintf(sub, sizeof(sub), "%s/users", dir);
 	if ((rc = list_yaml(&names, &n, sub)) != RG_OK) {
@@ -174,6 +206,24 @@ load_users(struct config_dir *cd, const char *dir)
 			break;
 		if (rc != RG_OK) {
 			if ((rc = add_problem(cd, 1, rc, &dg)) != RG_OK)
+				break;
+			continue;
+		}
+		/* One key, one person: every access is someone's. */
+		for (j = 0; j < u->n_ssh_keys; j++) {
+			const struct user *o = ssh_key_owner(cd, u->ssh_keys[j]);
+
+			if (o == NULL)
+				continue;
+			diag_set(&dg, RG_EINVAL, path, u->ssh_keys_pos[j].line,
+			    u->ssh_keys_pos[j].col, "this SSH key is also "
+			    "users/%s.yaml's; every user needs keys of their "
+			    "own", o->name);
+			break;
+		}
+		if (j < u->n_ssh_keys) {
+			user_free(u);
+			if ((rc = add_problem(cd, 1, RG_EINVAL, &dg)) != RG_OK)
 				break;
 			continue;
 		}

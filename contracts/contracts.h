@@ -67,6 +67,7 @@ struct user {
 	long	valid_until;		/* DATE_UNSET when absent */
 	long	training_expires;	/* DATE_UNSET when absent */
 	char	*path;
+	struct src_pos *ssh_keys_pos;	/* n_ssh_keys items */
 };
 
 /* Load users/NAME.yaml. *out is the caller's (user_free()). */

@@ -41,6 +41,7 @@ user_free(struct user *u)
 	free(u->name);
 	free(u->organisation);
 	strlist_free(u->ssh_keys, u->n_ssh_keys);
+	free(u->ssh_keys_pos);
 	free(u->path);
 	free(u);
 }
@@ -214,7 +215,7 @@ parse_user(struct user *u, const struct ynode *root, const char *f,
 		return yerr(d, RG_EPARSE, f, v, "'organisation' must be a "
 		    "name of letters, digits, '.', '_' and '-'");
 	v = ymap_get(root, "ssh_keys");
-	if ((rc = yget_strlist(&u->ssh_keys, &u->n_ssh_keys, NULL, v,
+	if ((rc = yget_strlist(&u->ssh_keys, &u->n_ssh_keys, &u->ssh_keys_pos, v,
 	    "ssh_keys", USER_MAX_KEYS, SSH_KEY_MAX_LINE, 1, f, d)))
 		return rc;
 	for (i = 0; i < u->n_ssh_keys; i++)

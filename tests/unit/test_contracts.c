@@ -969,6 +969,39 @@ test_dir_person_not_contractor(void **state)
 }
 
 static void
+test_dir_shared_ssh_key(void **state)
+{
+	struct config_dir *cd = NULL;
+	struct diag d;
+	char *t = contract_with(NULL, NULL, fpr_good);
+
+	(void)state;
+	setup_dir(t);
+	free(t);
+	put("users/iam-jo.yaml", "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys:\n  - " ED_KEY "\n");
+	/* the same key with another comment is the same key */
+	put("users/iam-sam.yaml", "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys:\n  - " ED_KEY " sam@desk\n");
+	assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+	assert_int_equal(cd->n_problems, 2);
+	assert_string_equal(cd->problems[0].diag.file, p("users/iam-sam.yaml"));
+	assert_int_equal(cd->problems[0].diag.line, 4);
+	assert_int_equal(cd->problems[0].diag.column, 5);
+	assert_non_null(strstr(cd->problems[0].diag.msg,
+	    "also users/iam-jo.yaml's"));
+	assert_non_null(config_dir_user(cd, "iam-jo"));
+	assert_null(config_dir_user(cd, "iam-sam"));
+	assert_non_null(strstr(cd->problems[1].diag.msg,
+	    "approver 'iam-sam' is not a user"));
+	config_dir_free(cd);
+	put("users/iam-jo.yaml", "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys: []\n");
+	put("users/iam-sam.yaml", "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys: []\n");
+}
+
+static void
 test_dir_recipient_keys(void **state)
 {
 	char *t;
@@ -1202,6 +1235,7 @@ main(void)
 		cmocka_unit_test(test_dir_good),
 		cmocka_unit_test(test_dir_approver_not_staff),
 		cmocka_unit_test(test_dir_person_not_contractor),
+		cmocka_unit_test(test_dir_shared_ssh_key),
 		cmocka_unit_test(test_dir_recipient_keys),
 		cmocka_unit_test(test_dir_id_and_files),
 	};
