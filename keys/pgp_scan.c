@@ -62,8 +62,8 @@ kill_agent(const char *home)
 	pid_t pid;
 	int status;
 
-	snprintf(sock, sizeof(sock), "%s/S.gpg-agent", home);
-	if (lstat(sock, &st) == -1)
+	if ((size_t)snprintf(sock, sizeof(sock), "%s/S.gpg-agent", home) >=
+	    sizeof(sock) || lstat(sock, &st) == -1)
 		return;
 	if (posix_spawnp(&pid, "gpgconf", NULL, NULL, argv, environ) == 0)
 		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
@@ -194,8 +194,9 @@ int
 pgp_dir_scan_ex(struct pgp_keyinfo **out, size_t *n, struct diag **bad,
     size_t *n_bad, const char *dir, struct diag *d)
 {
-	char home[] = "/tmp/relgate-pgpscan.XXXXXX";
+	char home[PATH_MAX];
 	char path[PATH_MAX];
+	const char *tmp = secure_getenv("TMPDIR");
 	struct scan s;
 	struct dirent *de;
 	gpgme_ctx_t ctx = NULL;
@@ -216,6 +217,11 @@ pgp_dir_scan_ex(struct pgp_keyinfo **out, size_t *n, struct diag **bad,
 		    strerror(errno));
 	}
 	gpgme_check_version(NULL);
+	/* The throwaway GnuPG home: in $TMPDIR when that is an absolute path
+	 * short enough for gpg's socket names, else /tmp. */
+	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 60)
+		tmp = "/tmp";
+	snprintf(home, sizeof(home), "%s/relgate-pgpscan.XXXXXX", tmp);
 	if (mkdtemp(home) == NULL) {
 		closedir(dp);
 		return diag_set(d, RG_EIO, home, 0, 0, "mkdtemp: %s",

@@ -1081,13 +1081,16 @@ test_dir_id_and_files(void **state)
 
 /* ---- keys/pgp scan ------------------------------------------------- */
 
+/* Throwaway GnuPG homes in this test's own TMPDIR (set in setup). */
 static int
 scan_tmpdirs(void)
 {
+	char pat[600];
 	glob_t g;
 	int n;
 
-	if (glob("/tmp/relgate-pgpscan.*", 0, NULL, &g) != 0)
+	snprintf(pat, sizeof(pat), "%s/scantmp/relgate-pgpscan.*", tmpdir);
+	if (glob(pat, 0, NULL, &g) != 0)
 		return 0;
 	n = (int)g.gl_pathc;
 	globfree(&g);
@@ -1101,7 +1104,7 @@ test_pgp_scan(void **state)
 	struct diag *bad = NULL;
 	size_t n = 0, n_bad = 0, i;
 	struct diag d;
-	int before = scan_tmpdirs(), seen = 0;
+	int seen = 0;
 	char cmd[2048];
 
 	(void)state;
@@ -1158,7 +1161,14 @@ test_pgp_scan(void **state)
 	assert_int_equal(n, 0);
 	free(keys);
 	/* no throwaway GnuPG home is left behind */
-	assert_int_equal(scan_tmpdirs(), before);
+	assert_int_equal(scan_tmpdirs(), 0);
+	/* and they are made there: a TMPDIR that is not a folder fails */
+	assert_int_equal(rmdir(p("scantmp")), 0);
+	put("scantmp", "not a folder\n");
+	assert_int_equal(pgp_dir_scan(&keys, &n, p("keys/pgp"), &d), RG_EIO);
+	assert_non_null(strstr(d.file, "/scantmp/relgate-pgpscan."));
+	rm("scantmp");
+	assert_int_equal(mkdir(p("scantmp"), 0700), 0);
 }
 
 /* ---- setup ---------------------------------------------------------- */
@@ -1174,9 +1184,14 @@ group_setup(void **state)
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	snprintf(sub, sizeof(sub), "mkdir -p '%s/users' '%s/contracts' "
-	    "'%s/keys/pgp' '%s/gnupg' && chmod 700 '%s/gnupg'", tmpdir, tmpdir,
-	    tmpdir, tmpdir, tmpdir);
+	    "'%s/keys/pgp' '%s/gnupg' '%s/scantmp' && chmod 700 '%s/gnupg'",
+	    tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
 	if (run(sub) != 0)
+		return -1;
+	/* pgp_dir_scan makes its throwaway homes here, so the test can
+	 * see that they are removed (gpg below gets GNUPGHOME explicitly) */
+	snprintf(sub, sizeof(sub), "%s/scantmp", tmpdir);
+	if (strlen(sub) > 60 || setenv("TMPDIR", sub, 1) != 0)
 		return -1;
 	snprintf(gnupghome, sizeof(gnupghome), "%s/gnupg", tmpdir);
 	make_pgp_key(gnupghome, "Acme <a@acme.example>", "future-default",
