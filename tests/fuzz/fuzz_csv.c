@@ -3,7 +3,8 @@
  * input is fed to the CSV reader in chunks whose size comes from the first
  * byte, then to a checker whose contract uses every rule (types, allowed,
  * pattern, range, rounding, granularity, required, masking, uniqueness,
- * k-anonymity), and the report is written as JSON and text. Small caps
+ * k-anonymity), once with two threads, and the report is written as JSON
+ * and text. Small caps
  * make the "record too long" path reachable.
  */
 #include "config.h"
@@ -59,7 +60,8 @@ fuzz_reader(const uint8_t *data, size_t size, size_t chunk)
 }
 
 static void
-fuzz_checker(const uint8_t *data, size_t size, size_t chunk, int table)
+fuzz_checker(const uint8_t *data, size_t size, size_t chunk, int table,
+    int threads)
 {
 	static char *bands[] = { (char *)"16-24", (char *)"25-34",
 	    (char *)"65+" };
@@ -136,6 +138,7 @@ fuzz_checker(const uint8_t *data, size_t size, size_t chunk, int table)
 	o.today = 20000;
 	o.max_row = 8192;
 	o.max_field = 1024;
+	o.threads = threads;
 	if (checker_new(&ck, &c, &ds, &o, NULL) != 0)
 		return;
 	for (off = 0; off < size; off += chunk)
@@ -165,8 +168,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size--;
 	}
 	fuzz_reader(data, size, chunk);
-	fuzz_checker(data, size, chunk * 3, 0);
-	fuzz_checker(data, size, size ? size : 1, 1);
+	fuzz_checker(data, size, chunk * 3, 0, 1);
+	fuzz_checker(data, size, size ? size : 1, 1, 1);
+	/* two threads: windows handed between them at every chunk */
+	fuzz_checker(data, size, chunk, 0, 2);
 	/* every kind of scanner over the raw bytes as one cell */
 	(void)ident_scan((const char *)data, size, 0, NULL);
 	return 0;
