@@ -183,6 +183,9 @@ scan_file(struct scan *s, gpgme_ctx_t ctx, const char *path,
 	gpgme_op_keylist_end(ctx);
 	gpgme_data_release(data);
 	free(buf);
+	if (found == 0 && gpgme_err_code(err) != GPG_ERR_EOF)
+		return add_bad(s, want_bad, path,
+		    "GnuPG could not read it: ", gpgme_strerror(err));
 	if (found == 0)
 		return add_bad(s, want_bad, path,
 		    "holds no OpenPGP public key", "");
