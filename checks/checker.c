@@ -332,14 +332,20 @@ header(struct checker *ck, const struct csv_field *f, size_t n)
 			cl->allowed_clean = 1;
 			for (j = 0; j < r->n_allowed; j++) {
 				cl->allowed_len[j] = strlen(r->allowed[j]);
-				if (cl->allowed_len[j] <= 8)
+				if (cl->allowed_len[j] <= 7) {
 					memcpy(&cl->allowed_key[j], r->allowed[j],
 					    cl->allowed_len[j]);
+					cl->allowed_key[j] |= (uint64_t)
+					    cl->allowed_len[j] << 56;
+				} else
+					cl->allowed_key[j] = 0;	/* never a packed cell */
 				if (ident_scan(r->allowed[j], cl->allowed_len[j],
 				    cl->skip, NULL) != 0)
 					cl->allowed_clean = 0;
 			}
 		}
+		if (r->rounding > 0 && (uint64_t)r->rounding < ((uint64_t)1 << 32))
+			cl->round_m = UINT64_MAX / (uint64_t)r->rounding + 1;
 		if (r->pattern != NULL) {
 			int err;
 			PCRE2_SIZE off;
@@ -397,19 +403,36 @@ allowed_find(const struct col *cl, const char *p, size_t len)
 	const struct column_rule *r = cl->rule;
 	size_t i;
 
-	if (len <= 8) {
-		uint64_t k = load_padded(p, len);
+	if (len <= 7) {
+		/* branch-free: which entry matches is data, not pattern */
+		uint64_t k = load_padded(p, len) | (uint64_t)len << 56;
+		uint32_t id = 0;
 
 		for (i = 0; i < r->n_allowed; i++)
-			if (cl->allowed_key[i] == k && cl->allowed_len[i] == len)
-				return (uint32_t)i + 1;
-		return 0;
+			id |= ((uint32_t)i + 1) & -(uint32_t)(cl->allowed_key[i] ==
+			    k);
+		return id;
 	}
 	for (i = 0; i < r->n_allowed; i++)
 		if (cl->allowed_len[i] == len && memcmp(r->allowed[i], p, len) ==
 		    0)
 			return (uint32_t)i + 1;
 	return 0;
+}
+
+/*
+ * v a multiple of d (> 0)? m is UINT64_MAX / d + 1 (0 when d >= 2^32):
+ * for |v| < 2^32, v * m <= m - 1 exactly when d divides v (Lemire's
+ * divisibility test), without a division.
+ */
+static inline int
+multiple_of(int64_t v, long d, uint64_t m)
+{
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	if (m != 0 && u < ((uint64_t)1 << 32))
+		return u * m <= m - 1;
+	return u % (uint64_t)d == 0;
 }
 
 /* The numeric value of an integer or decimal cell. */
@@ -496,7 +519,8 @@ cell(struct checker *ck, struct tally *t, size_t colidx, uint64_t row,
 	if (r->rounding > 0) {
 		int64_t v;
 
-		if (!val_integer(p, len, &v) || v % r->rounding != 0)
+		if (!val_integer(p, len, &v) || !multiple_of(v, r->rounding,
+		    cl->round_m))
 			hit(&tc->v[VR_ROUNDING], row);
 	}
 	if (r->granularity != GRAN_NONE) {

@@ -128,7 +128,9 @@ struct col {
 	int	verify_tok, apply;
 	int	allowed_clean;		/* allowed values hold no identifier */
 	size_t	*allowed_len;
-	uint64_t *allowed_key;		/* values of <= 8 bytes, packed */
+	uint64_t *allowed_key;		/* values of <= 7 bytes, packed with
+					 * their length in the top byte */
+	uint64_t round_m;		/* divisibility by rule->rounding */
 	pcre2_code *re;
 };
 

@@ -418,6 +418,27 @@ test_allowed_pattern_range(void **state)
 }
 
 static void
+test_allowed_lengths(void **state)
+{
+	struct fixture f;
+	struct run r;
+	struct column_rule *c;
+	static char *vals[] = { (char *)"1234567", (char *)"12345678",
+	    (char *)"a longer value", (char *)"" , (char *)"x" };
+
+	(void)state;
+	fixture_init(&f);
+	c = add_col(&f, "v");
+	c->allowed = vals;
+	c->n_allowed = 5;
+	check(&r, &f, "v\n1234567\n1234568\n12345678\n12345679\n"
+	    "a longer value\na longer valuf\nx\nxx\n123456\n", NULL);
+	expect_fail(&r, "values.allowed", "v", 5,
+	    (const uint64_t[]){ 2, 4, 6, 8, 9 }, 5);
+	done(&r);
+}
+
+static void
 test_bad_pattern(void **state)
 {
 	struct fixture f;
@@ -464,6 +485,29 @@ test_rounding_granularity_required(void **state)
 	    1);
 	/* the full postcode is also a raw identifier wherever it stands */
 	expect_status(&r, "identifiers.raw", "pc", CHECK_FAIL);
+	done(&r);
+}
+
+static void
+test_rounding_numbers(void **state)
+{
+	struct fixture f;
+	struct run r;
+
+	(void)state;
+	fixture_init(&f);
+	add_col(&f, "amt")->rounding = 5;
+	add_col(&f, "big")->rounding = 4294967311L;	/* > 2^32 */
+	check(&r, &f, "amt,big\n"
+	    "-10,0\n"
+	    "5000000000,8589934622\n"		/* 2 * 4294967311 */
+	    "5000000001,4294967310\n"
+	    "4294967295,-4294967311\n"		/* 2^32 - 1 = 5 * 858993459 */
+	    "-7,1\n", NULL);
+	expect_fail(&r, "values.rounding", "amt", 2, (const uint64_t[]){ 3, 5 },
+	    2);
+	expect_fail(&r, "values.rounding", "big", 2, (const uint64_t[]){ 3, 5 },
+	    2);
 	done(&r);
 }
 
@@ -762,8 +806,10 @@ main(void)
 		cmocka_unit_test(test_wellformed),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_allowed_pattern_range),
+		cmocka_unit_test(test_allowed_lengths),
 		cmocka_unit_test(test_bad_pattern),
 		cmocka_unit_test(test_rounding_granularity_required),
+		cmocka_unit_test(test_rounding_numbers),
 		cmocka_unit_test(test_unique),
 		cmocka_unit_test(test_identifiers),
 		cmocka_unit_test(test_nhs_share),
