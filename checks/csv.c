@@ -227,9 +227,16 @@ unescape(char *p, size_t len)
  * with *next the start of the following record, *nf the field count and
  * *probs a bit set of (1 << enum csv_problem).
  */
+/* Where the tokeniser stands: the 64-byte block and its unseen events. */
+struct cursor {
+	size_t	blk;
+	uint64_t m, cm;
+	int	valid;		/* 0: start afresh at the record's start */
+};
+
 static int
 parse_row(struct csv_reader *r, size_t start, int final, size_t *next,
-    size_t *nf_out, unsigned *probs)
+    size_t *nf_out, unsigned *probs, struct cursor *cur)
 {
 	unsigned char *b = r->buf;
 	const size_t end = r->len;
@@ -240,7 +247,15 @@ parse_row(struct csv_reader *r, size_t start, int final, size_t *next,
 	unsigned pr = 0;
 
 	b[end] = 0;			/* sentinel: an event at end */
-	m = special_mask(b + blk, &cm);
+	if (cur->valid) {
+		/* the previous record ended with LF inside this block: its
+		 * remaining events are this record's */
+		blk = cur->blk;
+		m = cur->m;
+		cm = cur->cm;
+	} else
+		m = special_mask(b + blk, &cm);
+	cur->valid = 0;
 	for (;;) {
 		size_t i;
 		unsigned char c;
@@ -320,6 +335,10 @@ parse_row(struct csv_reader *r, size_t start, int final, size_t *next,
 		case '\n':
 			fend = i;
 			*next = i + 1;
+			cur->blk = blk;
+			cur->m = m;
+			cur->cm = cm;
+			cur->valid = 1;
 			goto field_end_row;
 		case '\r':
 			if (i + 1 >= end && !final)
@@ -422,8 +441,10 @@ parse(struct csv_reader *r, int final)
 {
 	size_t pos = 0, next, nf;
 	unsigned probs;
+	struct cursor cur;
 	int rc;
 
+	cur.valid = 0;
 	if (!r->bom_done) {
 		if (r->len < 3 && !final)
 			return 0;
@@ -432,7 +453,8 @@ parse(struct csv_reader *r, int final)
 		r->bom_done = 1;
 	}
 	while (pos < r->len) {
-		if (parse_row(r, pos, final, &next, &nf, &probs) == ROW_PARTIAL)
+		if (parse_row(r, pos, final, &next, &nf, &probs, &cur) ==
+		    ROW_PARTIAL)
 			break;
 		if (next - pos > r->o.max_row)
 			goto toolong;
