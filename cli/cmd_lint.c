@@ -54,13 +54,19 @@ cmd_lint(const struct cli_global *g, int argc, char **argv)
 		diag_format(&cd->problems[i].diag, line, sizeof(line));
 		printf("%s\n", line);
 	}
+	/* Warnings do not change the exit status. */
+	for (i = 0; i < cd->n_warnings; i++) {
+		diag_format(&cd->warnings[i].diag, line, sizeof(line));
+		printf("%s\n", line);
+	}
 	fflush(stdout);
 	if (!quiet)
 		fprintf(stderr, "relgate lint: %s: %zu user%s, %zu contract%s "
-		    "loaded; %zu problem%s\n", g->config_dir, cd->n_users,
-		    cd->n_users == 1 ? "" : "s", cd->n_contracts,
+		    "loaded; %zu problem%s, %zu warning%s\n", g->config_dir,
+		    cd->n_users, cd->n_users == 1 ? "" : "s", cd->n_contracts,
 		    cd->n_contracts == 1 ? "" : "s", cd->n_problems,
-		    cd->n_problems == 1 ? "" : "s");
+		    cd->n_problems == 1 ? "" : "s", cd->n_warnings,
+		    cd->n_warnings == 1 ? "" : "s");
 	rc = cd->n_problems > 0 ? 1 : 0;
 	config_dir_free(cd);
 	if (fflush(stdout) != 0)

@@ -35,6 +35,7 @@ config_dir_free(struct config_dir *cd)
 		contract_free(cd->contracts[i]);
 	free(cd->contracts);
 	free(cd->problems);
+	free(cd->warnings);
 	free(cd->dir);
 	free(cd);
 }
@@ -80,6 +81,23 @@ add_problem(struct config_dir *cd, int kind, int err, const struct diag *dg)
 	memset(p, 0, sizeof(*p));
 	p->diag = *dg;
 	p->err = err;
+	p->kind = kind;
+	return RG_OK;
+}
+
+static int
+add_warning(struct config_dir *cd, int kind, const char *file,
+    struct src_pos pos, const char *msg)
+{
+	struct config_problem *p;
+
+	p = realloc(cd->warnings, (cd->n_warnings + 1) * sizeof(*p));
+	if (p == NULL)
+		return RG_ENOMEM;
+	cd->warnings = p;
+	p += cd->n_warnings++;
+	memset(p, 0, sizeof(*p));
+	diag_set(&p->diag, RG_OK, file, pos.line, pos.col, "%s", msg);
 	p->kind = kind;
 	return RG_OK;
 }
@@ -147,6 +165,70 @@ push_ptr(void ***arr, size_t *n, void *p)
 	return RG_OK;
 }
 
+static void	date_format(char *out, size_t len, long days);
+static long	today_days(void);
+static const struct pgp_keyinfo *find_key(const struct pgp_keyinfo *keys,
+		    size_t n, const char *fpr, long today);
+
+/* Warnings about a user that loads but cannot log in. */
+static int
+user_warnings(struct config_dir *cd, const struct user *u, long today)
+{
+	struct src_pos none = { 0, 0 };
+	char when[32], msg[200];
+	int rc;
+
+	if (u->valid_until != DATE_UNSET && u->valid_until < today) {
+		date_format(when, sizeof(when), u->valid_until);
+		snprintf(msg, sizeof(msg), "warning: the account of '%s' "
+		    "ended on %s (valid_until): it cannot log in", u->name,
+		    when);
+		if ((rc = add_warning(cd, 1, u->path, none, msg)) != RG_OK)
+			return rc;
+	}
+	if (u->training_expires != DATE_UNSET && u->training_expires < today) {
+		date_format(when, sizeof(when), u->training_expires);
+		snprintf(msg, sizeof(msg), "warning: the information-security "
+		    "training of '%s' expired on %s: it cannot log in",
+		    u->name, when);
+		if ((rc = add_warning(cd, 1, u->path, none, msg)) != RG_OK)
+			return rc;
+	}
+	return RG_OK;
+}
+
+/* Warnings about a contract that loads but is not usable as it stands. */
+static int
+contract_warnings(struct config_dir *cd, const struct contract *c,
+    const struct pgp_keyinfo *keys, size_t n_keys, long today)
+{
+	const struct pgp_keyinfo *k;
+	char why[160], when[32], msg[512];
+	size_t i;
+	int rc;
+
+	if (c->status == CONTRACT_ACTIVE &&
+	    !contract_is_active(c, today, why, sizeof(why))) {
+		snprintf(msg, sizeof(msg), "warning: status is active, but %s",
+		    why);
+		if ((rc = add_warning(cd, 2, c->path, c->id_pos, msg)))
+			return rc;
+	}
+	for (i = 0; i < c->n_recipients; i++) {
+		k = find_key(keys, n_keys, c->recipients[i], today);
+		if (k == NULL || k->expires == DATE_UNSET ||
+		    k->expires > today + 30)
+			continue;
+		date_format(when, sizeof(when), k->expires);
+		snprintf(msg, sizeof(msg), "warning: the key of recipient %s "
+		    "(%s) expires on %s", c->recipients[i], k->file, when);
+		if ((rc = add_warning(cd, 2, c->path, c->recipients_pos[i],
+		    msg)))
+			return rc;
+	}
+	return RG_OK;
+}
+
 /* The key of an authorized_keys line without its comment: "TYPE BASE64". */
 static size_t
 ssh_key_span(const char *line, const char **start)
@@ -186,6 +268,7 @@ load_users(struct config_dir *cd, const char *dir)
 	char **names = NULL;
 	size_t n = 0, i, j;
 	struct diag dg;
+	long today = today_days();
 	int rc = RG_OK;
 
 	snprintf(sub, sizeof(sub), "%s/users", dir);
@@ -231,6 +314,8 @@ load_users(struct config_dir *cd, const char *dir)
 			user_free(u);
 			break;
 		}
+		if ((rc = user_warnings(cd, u, today)) != RG_OK)
+			break;
 	}
 	strlist_free(names, n);
 	return rc == RG_ENOMEM ? RG_ENOMEM : RG_OK;
@@ -444,6 +529,8 @@ load_contracts(struct config_dir *cd, const char *dir)
 			contract_free(c);
 			goto out;
 		}
+		if ((rc = contract_warnings(cd, c, keys, n_keys, today)))
+			goto out;
 	}
 	rc = RG_OK;
 out:

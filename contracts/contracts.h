@@ -211,6 +211,11 @@ struct config_dir {
 	size_t	n_contracts;
 	struct config_problem *problems;
 	size_t	n_problems;
+	/* Things that load but will not work as the operator may expect
+	 * (an account or training expired, a contract out of its dates, a
+	 * recipient key expiring within 30 days). Never a reason to refuse. */
+	struct config_problem *warnings;
+	size_t	n_warnings;
 };
 
 /*

@@ -790,7 +790,7 @@ test_decision_doc(void **state)
 
 /* ---- the whole directory ----------------------------------------- */
 
-static char fpr_good[41], fpr_expired[41], fpr_signonly[41];
+static char fpr_good[41], fpr_expired[41], fpr_signonly[41], fpr_soon[41];
 static char gnupghome[600];
 
 /* Directory with users, keys and one contract (recipient fpr). */
@@ -1002,6 +1002,48 @@ test_dir_shared_ssh_key(void **state)
 }
 
 static void
+test_dir_warnings(void **state)
+{
+	struct config_dir *cd = NULL;
+	struct diag d;
+	char *t;
+
+	(void)state;
+	t = contract_with("valid_until: 2027-03-31", "valid_until: 2026-03-31",
+	    fpr_soon);
+	setup_dir(t);
+	free(t);
+	put("users/acme-raj.yaml", "roles: [contractor]\n"
+	    "organisation: acme-research\nssh_keys: []\n"
+	    "valid_until: 2020-01-31\ntraining_expires: 2021-02-28\n");
+	assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+	/* warnings never make anything unavailable */
+	assert_int_equal(cd->n_problems, 0);
+	assert_int_equal(cd->n_contracts, 1);
+	assert_int_equal(cd->n_users, 4);
+	assert_int_equal(cd->n_warnings, 4);
+	assert_string_equal(cd->warnings[0].diag.file, p("users/acme-raj.yaml"));
+	assert_string_equal(cd->warnings[0].diag.msg, "warning: the account "
+	    "of 'acme-raj' ended on 2020-01-31 (valid_until): it cannot log "
+	    "in");
+	assert_non_null(strstr(cd->warnings[1].diag.msg,
+	    "training of 'acme-raj' expired on 2021-02-28"));
+	assert_string_equal(cd->warnings[2].diag.file,
+	    p("contracts/DWP-2026-0042.yaml"));
+	assert_int_equal(cd->warnings[2].diag.line, 1);
+	assert_int_equal(cd->warnings[2].diag.column, 5);
+	assert_non_null(strstr(cd->warnings[2].diag.msg,
+	    "status is active, but contract is past its valid_until date"));
+	assert_int_equal(cd->warnings[3].diag.line, 15);
+	assert_int_equal(cd->warnings[3].diag.column, 5);
+	assert_non_null(strstr(cd->warnings[3].diag.msg, "expires on"));
+	assert_non_null(strstr(cd->warnings[3].diag.msg, "soon.asc"));
+	config_dir_free(cd);
+	put("users/acme-raj.yaml", "roles: [contractor]\n"
+	    "organisation: acme-research\nssh_keys: []\n");
+}
+
+static void
 test_dir_recipient_keys(void **state)
 {
 	char *t;
@@ -1109,7 +1151,7 @@ test_pgp_scan(void **state)
 
 	(void)state;
 	assert_int_equal(pgp_dir_scan(&keys, &n, p("keys/pgp"), &d), RG_OK);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	for (i = 0; i < n; i++) {
 		const struct pgp_keyinfo *k = &keys[i];
 
@@ -1143,7 +1185,7 @@ test_pgp_scan(void **state)
 	put("keys/pgp/empty.asc", "");
 	assert_int_equal(pgp_dir_scan_ex(&keys, &n, &bad, &n_bad,
 	    p("keys/pgp"), &d), RG_OK);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(n_bad, 2);
 	for (i = 0; i < n_bad; i++) {
 		if (strcmp(bad[i].file, p("keys/pgp/secret.asc")) == 0)
@@ -1201,6 +1243,8 @@ group_setup(void **state)
 	    fpr_expired);
 	make_pgp_key(gnupghome, "Sign <sign@acme.example>", "ed25519",
 	    "sign", "2y", NULL, p("keys/pgp/sign.asc"), fpr_signonly);
+	make_pgp_key(gnupghome, "Soon <soon@acme.example>", "future-default",
+	    "default", "10d", NULL, p("keys/pgp/soon.asc"), fpr_soon);
 	/* the expired key, renewed: kept aside until a test wants it */
 	snprintf(sub, sizeof(sub), "GNUPGHOME='%s' gpg --batch --quiet "
 	    "--pinentry-mode loopback --passphrase '' --quick-set-expire %s 2y "
@@ -1251,6 +1295,7 @@ main(void)
 		cmocka_unit_test(test_dir_approver_not_staff),
 		cmocka_unit_test(test_dir_person_not_contractor),
 		cmocka_unit_test(test_dir_shared_ssh_key),
+		cmocka_unit_test(test_dir_warnings),
 		cmocka_unit_test(test_dir_recipient_keys),
 		cmocka_unit_test(test_dir_id_and_files),
 	};
