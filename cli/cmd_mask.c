@@ -255,6 +255,11 @@ load_contract(struct contract **c, const char *dir, const char *id)
 	char path[PATH_MAX], line[1200];
 	struct diag d;
 
+	if (id[0] == '\0' || id[0] == '.' || strchr(id, '/') != NULL) {
+		fprintf(stderr, "relgate mask: '%s' is not a contract id\n",
+		    id);
+		return RG_EINVAL;
+	}
 	if (snprintf(path, sizeof(path), "%s/contracts/%s.yaml", dir, id) >=
 	    (int)sizeof(path))
 		return RG_EINVAL;

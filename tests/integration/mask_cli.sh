@@ -90,6 +90,9 @@ expect2 two-datasets "has 2 datasets: name one with --dataset" \
 	-c "$D" mask --contract DWP-2026-0042 "$T/in.csv"
 expect2 no-contract "contract NOPE-1" \
 	-c "$D" mask --contract NOPE-1 --column person_id "$T/in.csv"
+expect2 bad-id "'../etc/DWP-2026-0042' is not a contract id" \
+	-c "$D" mask --contract ../etc/DWP-2026-0042 --column person_id \
+	"$T/in.csv"
 expect2 no-column "column 'nino' is not in the file's header" \
 	-c "$D" mask --contract DWP-2026-0042 --column nino "$T/in.csv"
 expect2 no-file "$T/missing.csv: No such file or directory" \
