@@ -23,16 +23,6 @@
 
 #define FPSET_MAX	((size_t)1 << 31)	/* cap on members */
 
-static int
-hexv(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static uint64_t
 load_be64(const unsigned char *p)
 {
@@ -55,27 +45,46 @@ store_be64(unsigned char *p, uint64_t v)
 	}
 }
 
-/* Fingerprint of one token. */
+static uint64_t
+load_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * Fingerprint of one token. A 64-character token (the form every masked
+ * value has) is mixed 8 bytes at a time with multiply-rotate rounds (as
+ * xxHash64 does): millions a second, and equal tokens always give equal
+ * fingerprints. Anything else is hashed with SHA-256.
+ */
 uint64_t
 token_fingerprint(const char *tok, size_t len)
 {
-	unsigned char b[32];
+	const uint64_t p1 = 0x9e3779b185ebca87ULL, p2 = 0xc2b2ae3d27d4eb4fULL;
+	const unsigned char *t = (const unsigned char *)tok;
+	unsigned char b[SHA256_DIGEST_LENGTH];
+	uint64_t h = 0x27d4eb2f165667c5ULL ^ 64;
 	size_t i;
 
 	if (len == 64) {
-		for (i = 0; i < 32; i++) {
-			int hi = hexv((unsigned char)tok[2 * i]);
-			int lo = hexv((unsigned char)tok[2 * i + 1]);
+		for (i = 0; i < 64; i += 8) {
+			uint64_t k = load_le64(t + i) * p2;
 
-			if (hi < 0 || lo < 0)
-				break;
-			b[i] = (unsigned char)(hi << 4 | lo);
+			k = (k << 31) | (k >> 33);
+			h ^= k * p1;
+			h = ((h << 27) | (h >> 37)) * p1 + 0x85ebca77c2b2ae63ULL;
 		}
-		if (i == 32)
-			return load_be64(b) ^ load_be64(b + 8) ^
-			    load_be64(b + 16) ^ load_be64(b + 24);
+		h ^= h >> 33;
+		h *= p2;
+		h ^= h >> 29;
+		return h;
 	}
-	SHA256((const unsigned char *)tok, len, b);
+	SHA256(t, len, b);
 	return load_be64(b);
 }
 
@@ -106,6 +115,50 @@ u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* LSD radix sort, 16 bits a pass (millions of fingerprints: much faster
+ * than qsort). Falls back to qsort when the scratch array cannot be had. */
+static void
+sort_u64(uint64_t *v, size_t n)
+{
+	uint64_t *tmp, *src = v, *dst;
+	size_t *count, i;
+	int pass;
+
+	if (n < 4096 || (tmp = malloc(n * sizeof(*tmp))) == NULL) {
+		qsort(v, n, sizeof(*v), u64_cmp);
+		return;
+	}
+	if ((count = malloc(65536 * sizeof(*count))) == NULL) {
+		free(tmp);
+		qsort(v, n, sizeof(*v), u64_cmp);
+		return;
+	}
+	dst = tmp;
+	for (pass = 0; pass < 4; pass++) {
+		unsigned shift = (unsigned)pass * 16;
+		size_t sum = 0;
+		uint64_t *sw;
+
+		memset(count, 0, 65536 * sizeof(*count));
+		for (i = 0; i < n; i++)
+			count[(src[i] >> shift) & 0xffff]++;
+		for (i = 0; i < 65536; i++) {
+			size_t c = count[i];
+
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[(src[i] >> shift) & 0xffff]++] = src[i];
+		sw = src;
+		src = dst;
+		dst = sw;
+	}
+	/* four passes: the sorted data is back in v */
+	free(count);
+	free(tmp);
+}
+
 /* Sort and drop repeats. */
 void
 fpset_finish(struct fpset *s)
@@ -114,7 +167,7 @@ fpset_finish(struct fpset *s)
 
 	if (s->n < 2)
 		return;
-	qsort(s->v, s->n, sizeof(*s->v), u64_cmp);
+	sort_u64(s->v, s->n);
 	for (i = 1, j = 1; i < s->n; i++)
 		if (s->v[i] != s->v[j - 1])
 			s->v[j++] = s->v[i];

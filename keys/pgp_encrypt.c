@@ -25,6 +25,7 @@
 
 #define PGP_RECIPIENTS_MAX	64
 #define PGP_ASC_MAX		(1u << 20)
+#define PGP_IO_BUFFER		"65536"
 
 struct rd_ctx {
 	pgp_read_fn fn;
@@ -183,6 +184,9 @@ pgp_encrypt_sign(const char *state_dir, const char *pgp_dir,
 	    (e = gpgme_data_new_from_cbs(&out, &wcbs, &wc_)) != 0)
 		goto gpgerr;
 	gpgme_data_set_encoding(in, GPGME_DATA_ENCODING_BINARY);
+	/* 64 KiB pipe transfers (a pipe holds 64 KiB; larger is slower). */
+	(void)gpgme_data_set_flag(in, "io-buffer-size", PGP_IO_BUFFER);
+	(void)gpgme_data_set_flag(out, "io-buffer-size", PGP_IO_BUFFER);
 	e = gpgme_op_encrypt_sign(ctx, keys, GPGME_ENCRYPT_ALWAYS_TRUST |
 	    GPGME_ENCRYPT_NO_ENCRYPT_TO | GPGME_ENCRYPT_NO_COMPRESS, in, out);
 	if (e != 0)
