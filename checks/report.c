@@ -217,9 +217,14 @@ check_report_text(const struct check_report *r, struct buf *b)
 			J(buf_printf(b, " %s", x->detail));
 		if (x->n_rows > 0) {
 			J(buf_printf(b, " (row%s", x->n_rows > 1 ? "s" : ""));
-			for (k = 0; k < x->n_rows; k++)
-				J(buf_printf(b, "%s %llu", k ? "," : "",
-				    (unsigned long long)x->rows[k]));
+			for (k = 0; k < x->n_rows; k++) {
+				if (x->rows[k] == 0)	/* the header line */
+					J(buf_printf(b, "%s header", k ? "," :
+					    ""));
+				else
+					J(buf_printf(b, "%s %llu", k ? "," : "",
+					    (unsigned long long)x->rows[k]));
+			}
 			J(buf_printf(b, "%s)", x->count > x->n_rows ?
 			    ", ..." : ""));
 		}
