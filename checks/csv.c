@@ -207,6 +207,8 @@ utf8_seq_len(const unsigned char *p, size_t n)
 
 enum { ROW_DONE, ROW_PARTIAL };
 
+#define ROW_HAS_ESC	(1u << 30)	/* in probs: some field has "" */
+
 /* Drop the "" escapes of a quoted field in place; returns the new length. */
 static size_t
 unescape(char *p, size_t len)
@@ -367,6 +369,7 @@ comma:
 				r->fields[nf].len = fend - fstart;
 			}
 			r->esc[nf] = (unsigned char)esc;
+			pr |= esc ? ROW_HAS_ESC : 0;
 		} else
 			pr |= 1u << CSV_TOO_MANY_FIELDS;
 		nf++;
@@ -391,6 +394,7 @@ field_end_row:
 			r->fields[nf].len = fend - fstart;
 		}
 		r->esc[nf] = (unsigned char)esc;
+		pr |= esc ? ROW_HAS_ESC : 0;
 	} else
 		pr |= 1u << CSV_TOO_MANY_FIELDS;
 	nf++;
@@ -408,7 +412,7 @@ problem(struct csv_reader *r, unsigned long row, enum csv_problem p)
 
 /* Hand one complete record to the caller. */
 static int
-deliver(struct csv_reader *r, size_t nf, unsigned probs)
+deliver(struct csv_reader *r, size_t nf, unsigned probs, size_t rowlen)
 {
 	size_t i, n = nf < r->o.max_fields ? nf : r->o.max_fields;
 	unsigned long row = r->row++;
@@ -418,7 +422,9 @@ deliver(struct csv_reader *r, size_t nf, unsigned probs)
 		r->header_n = nf;
 	else if (nf != r->header_n)
 		probs |= 1u << CSV_RAGGED;
-	for (i = 0; i < n; i++) {
+	/* no field can be too long in a record shorter than the cap */
+	for (i = 0; ((probs & ROW_HAS_ESC) || rowlen > r->o.max_field) &&
+	    i < n; i++) {
 		if (r->esc[i])
 			r->fields[i].len = unescape((char *)r->fields[i].p,
 			    r->fields[i].len);
@@ -427,7 +433,8 @@ deliver(struct csv_reader *r, size_t nf, unsigned probs)
 			r->fields[i].len = 0;
 		}
 	}
-	for (p = CSV_BAD_UTF8; p <= CSV_TOO_MANY_FIELDS; p++)
+	probs &= ~ROW_HAS_ESC;
+	for (p = CSV_BAD_UTF8; probs != 0 && p <= CSV_TOO_MANY_FIELDS; p++)
 		if (probs & (1u << p))
 			problem(r, row, (enum csv_problem)p);
 	if (r->o.on_row != NULL)
@@ -458,7 +465,7 @@ parse(struct csv_reader *r, int final)
 			break;
 		if (next - pos > r->o.max_row)
 			goto toolong;
-		if (nf > 0 && (rc = deliver(r, nf, probs)) != 0) {
+		if (nf > 0 && (rc = deliver(r, nf, probs, next - pos)) != 0) {
 			r->stopped = 1;
 			r->stop_rc = rc;
 			return rc;
