@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -332,6 +333,17 @@ worker_start(struct relgated *rd)
 	}
 	if (pid == 0) {
 		signal(SIGCHLD, SIG_DFL);
+		/*
+		 * With run_as, the worker keeps root (it alone reads the
+		 * secret keys) but takes the sessions' group, so the files it
+		 * makes for them (status.json, report.txt, ...; mode 0640)
+		 * are theirs to read while owner-only ones stay private.
+		 */
+		if (rd->drop && (setgroups(1, &rd->gid) == -1 ||
+		    setresgid(rd->gid, rd->gid, rd->gid) == -1)) {
+			log_warn("release worker: cannot take the session group");
+			_exit(1);
+		}
 		_exit(worker_run(rd->config_dir, rd->state_dir));
 	}
 	return pid;
