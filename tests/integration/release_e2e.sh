@@ -115,8 +115,17 @@ grep -q "FAIL.*identifiers.raw\|identifiers.raw" "$T/report2.txt" || rl_fail "ru
 [ "$(ls "$S/releases/TEST-2026-0001" | grep -c '\.gpg$')" = 1 ] || rl_fail "a failing extract was published"
 rl_ok "failing extract ends failed naming identifiers.raw; nothing published"
 
+# 6. retention: the second complete download (max_downloads: 2) ends it
+echo "get /releases/TEST-2026-0001/$REL.tar.zst.gpg $T/dl/second.gpg" | sftp_as acme-ana || rl_fail "second download"
+cmp -s "$T/dl/second.gpg" "$T/dl/$REL.tar.zst.gpg" || rl_fail "second download differs"
+wait_state staff-ann q1 expired
+echo "ls /releases/TEST-2026-0001" | sftp_as acme-ana || :
+grep -q "$REL" "$T/out" && rl_fail "expired release still listed"
+[ ! -e "$S/releases/TEST-2026-0001/$REL.tar.zst.gpg" ] || rl_fail "expired release not purged"
+rl_ok "after max_downloads complete downloads the release is gone"
+
 "$RELGATE" -c "$C" audit verify >/dev/null || rl_fail "audit verify"
-for t in request.submitted check.passed check.failed approval.granted request.approved release.published file.download; do
-	"$RELGATE" -c "$C" audit list --type "$t" --json | grep -q '"type"' || rl_fail "no $t audit record"
+for t in request.submitted check.passed check.failed approval.granted request.approved release.published file.download release.expired release.purged; do
+	rl_audit_has "$t" || rl_fail "no $t audit record"
 done
 rl_ok "audit trail verifies and holds each step"

@@ -171,3 +171,10 @@ rl_verify_package() {
 	(cd "$wd/$rel" && sha256sum --quiet -c SHA256SUMS) || rl_fail "sha256sum -c failed in $rel"
 	cmp -s "$wd/$rel/data/$(basename "$want")" "$want" || rl_fail "released data differs from the approved extract"
 }
+
+# rl_audit_has TYPE [PATTERN]: an audit record of TYPE (containing PATTERN)
+# exists. The whole listing is read first (no SIGPIPE under pipefail).
+rl_audit_has() {
+	"$RELGATE" -c "$T/etc" audit list --type "$1" --json > "$T/audit.out" 2>/dev/null || return 1
+	grep -q -- "${2:-\"type\"}" "$T/audit.out"
+}

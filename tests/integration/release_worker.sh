@@ -33,7 +33,7 @@ printf 'decision: approve\nreason: mine\n' > "$S/requests/$R1/decisions/staff-an
 enqueue decision "$R1" staff-ann
 run_worker
 [ "$(state_of staff-ann q1)" = awaiting_approval ] || rl_fail "self-approval changed the state"
-"$RELGATE" -c "$C" audit list --type approval.self_refused --json | grep -q "$R1" || rl_fail "approval.self_refused not audited"
+rl_audit_has approval.self_refused "$R1" || rl_fail "approval.self_refused not audited"
 rl_ok "self-approval refused and audited"
 
 # 3. a second user approves: published, decrypts and verifies with gpg
@@ -59,6 +59,8 @@ assert "disclosure.k_anonymity" in m["rules_passed"]
 PY
 # no OpenPGP compression layer inside the encryption (payload is zstd)
 GNUPGHOME=$T/gpg/acme-research gpg --batch --list-packets "$PKG" 2>/dev/null | grep -q "compressed packet" && rl_fail "package has an OpenPGP compressed packet"
+rl_audit_has release.published "$(cut -d' ' -f1 "$PKG.sha256")" || rl_fail "release.published lacks the package sha256"
+grep -q "recipients: $(awk '/^recipients/{gsub(/[][]/,"",$2); print $2}' "$C/contracts/TEST-2026-0001.yaml")" "$T/audit.out" || rl_fail "release.published lacks the recipients"
 rl_ok "approved by a second user, published as $REL1, gpg decrypts and verifies, sha256sum -c passes, data equal"
 
 # 3b. Sequoia sq decrypts and verifies the same package
@@ -83,7 +85,7 @@ rl_json "$S/spool/staff/staff-ann/q2/status.json" checks | grep -q '"identifiers
 	rl_json "$S/spool/staff/staff-ann/q2/status.json" checks | grep -q 'identifiers.raw' || rl_fail "rule not in status.json"
 grep -q "JK 12 34 56 C" "$S/spool/staff/staff-ann/q2/report.txt" && rl_fail "report prints the identifier"
 [ "$(ls "$S/releases/TEST-2026-0001" | grep -c 'gpg$')" = 1 ] || rl_fail "something more was published"
-"$RELGATE" -c "$C" audit list --type check.failed --json | grep -q identifiers.raw || rl_fail "check.failed lacks the rule"
+rl_audit_has check.failed identifiers.raw || rl_fail "check.failed lacks the rule"
 rl_ok "failing extract: failed, identifiers.raw named, nothing published"
 
 # 5. withdrawal before approval
@@ -177,9 +179,28 @@ enqueue download TEST-2026-0001 "$REL1" acme-ana
 run_worker
 [ ! -e "$PKG" ] && [ ! -e "$PKG.sha256" ] || rl_fail "not purged after max_downloads"
 [ "$(state_of staff-ann q1)" = expired ] || rl_fail "request not expired"
-"$RELGATE" -c "$C" audit list --type release.purged --json | grep -q "$REL1" || rl_fail "release.purged not audited"
-"$RELGATE" -c "$C" audit list --type release.expired --json | grep -q "$REL1" || rl_fail "release.expired not audited"
+rl_audit_has release.purged "$REL1" || rl_fail "release.purged not audited"
+rl_audit_has release.expired "$REL1" || rl_fail "release.expired not audited"
 rl_ok "max_downloads: expired and purged, audited"
+
+# 10. retention: download_days passed
+[ -f "$PKG5" ] || rl_fail "q5 package missing before expiry"
+sqlite3 "$S/state.db" "UPDATE releases SET expires_day = 1 WHERE id = '$REL5'"
+run_worker
+[ ! -e "$PKG5" ] && [ ! -e "$PKG5.sha256" ] || rl_fail "not purged after download_days"
+[ "$(state_of iam-jo q5)" = expired ] || rl_fail "q5 not expired"
+rl_audit_has release.expired "$REL5" || rl_fail "expiry by days not audited"
+rl_ok "download_days: expired and purged, audited"
+
+# 11. contract totals: max_releases counts releases, not reservations
+sed -i 's/max_releases: 50/max_releases: 1/' "$C/contracts/TEST-2026-0001.yaml"
+rl_gen_csv 500 7 > "$T/t.csv"
+rl_spool staff-ann q7 TEST-2026-0001 "$T/t.csv"
+enqueue submit staff-ann q7
+run_worker
+[ "$(state_of staff-ann q7)" = failed ] || rl_fail "max_releases not enforced"
+grep -q "rows.total" "$S/spool/staff/staff-ann/q7/report.txt" || rl_fail "rows.total not named"
+rl_ok "max_releases enforced from the gateway's totals (rows.total)"
 
 "$RELGATE" -c "$C" audit verify >/dev/null || rl_fail "audit verify"
 rl_ok "audit trail verifies"
