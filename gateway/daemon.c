@@ -195,6 +195,30 @@ bind_setup(struct relgated *rd, struct diag *d)
 	return RG_OK;
 }
 
+/* 1 when uid/gid may search every folder above and at path. */
+static int
+reachable(const char *path, uid_t uid, gid_t gid, char *bad, size_t badlen)
+{
+	char p[1024], *slash;
+	struct stat st;
+
+	rg_strlcpy(p, path, sizeof(p));
+	for (;;) {
+		if (stat(p[0] != '\0' ? p : "/", &st) == 0) {
+			mode_t need = st.st_uid == uid ? S_IXUSR :
+			    st.st_gid == gid ? S_IXGRP : S_IXOTH;
+
+			if (!(st.st_mode & need)) {
+				rg_strlcpy(bad, p[0] != '\0' ? p : "/", badlen);
+				return 0;
+			}
+		}
+		if ((slash = strrchr(p, '/')) == NULL || p[0] == '\0')
+			return 1;
+		*slash = '\0';
+	}
+}
+
 /* The session-facing folders belong to run_as; secrets stay root's. */
 static int
 state_prepare(struct relgated *rd, struct diag *d)
@@ -213,6 +237,10 @@ state_prepare(struct relgated *rd, struct diag *d)
 	    chmod(rd->state_dir, 0710) == -1)
 		return diag_set(d, RG_EIO, rd->state_dir, 0, 0, "chown: %s",
 		    strerror(errno));
+	if (!reachable(rd->state_dir, rd->uid, rd->gid, path, sizeof(path)))
+		return diag_set(d, RG_EPERM, rd->state_dir, 0, 0, "run_as "
+		    "user cannot reach the state directory: %s is not "
+		    "searchable for it", path);
 	for (i = 0; i < RG_ARRAY_LEN(shared); i++) {
 		snprintf(path, sizeof(path), "%s/%s", rd->state_dir, shared[i]);
 		if (dir_make(path, 0700) != RG_OK ||
