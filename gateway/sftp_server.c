@@ -447,8 +447,11 @@ process(struct sftp_server *s, const unsigned char *p, size_t len,
 		s->init_done = 1;
 		return send_version(s, out);
 	}
-	if (!s->init_done)
+	if (!s->init_done) {
+		log_debug("sftp: %s: request type %u before INIT",
+		    s->info->user, type);
 		return RG_EPROTO;
+	}
 	if (sftp_get_u32(&r, &id) != 0)
 		return RG_EPROTO;
 	if (type == SSH_FXP_EXTENDED)
@@ -456,6 +459,9 @@ process(struct sftp_server *s, const unsigned char *p, size_t len,
 	for (i = 0; i < RG_ARRAY_LEN(ops); i++) {
 		if (ops[i].type != type)
 			continue;
+		if (type != SSH_FXP_READ && type != SSH_FXP_WRITE)
+			log_debug("sftp: %s: %s (id %u)", s->info->user,
+			    ops[i].name, id);
 		if (!request_permitted(s, ops[i].does_write))
 			return refuse(s, id, ops[i].name, ops[i].path_arg, &r,
 			    out);
