@@ -107,6 +107,15 @@ int	audit_pgp_verify(struct pgp_verifier *v, const void *data, size_t len,
 	    const char *sig, size_t siglen);
 void	audit_pgp_verifier_free(struct pgp_verifier *v);
 
+/* The same, for the writer's signer thread: only checkpoints after
+ * `after` are looked at, and each signature goes to put() (the writer's
+ * main thread stores it) instead of into the store. */
+typedef int (*audit_sig_put_fn)(uint64_t seq, const char *hash,
+    const char *sig, void *ctx);
+int	audit_checkpoint_sign_ex(struct audit_store *s, const char *state_dir,
+	    uint64_t seq, const char *hash, uint64_t after,
+	    audit_sig_put_fn put, void *ctx, struct diag *d);
+
 /* ---- syslog ----------------------------------------------------------- */
 
 /* Format r as an RFC 5424 message with structured data. */

@@ -51,7 +51,7 @@ sign_lock(const char *state_dir, struct diag *d)
 
 static int
 sign_one(struct audit_store *s, const char *state_dir, uint64_t seq,
-    const char *hash, struct diag *d)
+    const char *hash, audit_sig_put_fn put, void *ctx, struct diag *d)
 {
 	char path[4096], oldhash[AUDIT_HASH_HEX + 1];
 	struct buf st, sig, head;
@@ -67,7 +67,9 @@ sign_one(struct audit_store *s, const char *state_dir, uint64_t seq,
 		goto out;
 	if ((rc = buf_cstr(&sig)) != 0)
 		goto out;
-	if ((rc = s->ops->sig_put(s, seq, hash, (char *)sig.data, d)) != 0)
+	rc = put ? put(seq, hash, (char *)sig.data, ctx) :
+	    s->ops->sig_put(s, seq, hash, (char *)sig.data, d);
+	if (rc != 0)
 		goto out;
 	if (audit_head_read(state_dir, &oldseq, oldhash, NULL, NULL,
 	    NULL) == 0 &&
@@ -123,6 +125,15 @@ int
 audit_checkpoint_sign(struct audit_store *s, const char *state_dir,
     uint64_t seq, const char *hash, struct diag *d)
 {
+	return audit_checkpoint_sign_ex(s, state_dir, seq, hash, 0, NULL, NULL,
+	    d);
+}
+
+int
+audit_checkpoint_sign_ex(struct audit_store *s, const char *state_dir,
+    uint64_t seq, const char *hash, uint64_t after, audit_sig_put_fn put,
+    void *ctx, struct diag *d)
+{
 	struct audit_filter f;
 	struct pending p;
 	size_t i;
@@ -136,14 +147,15 @@ audit_checkpoint_sign(struct audit_store *s, const char *state_dir,
 	rc = s->ops->sig_scan(s, on_signed, &p, d);
 	memset(&f, 0, sizeof(f));
 	f.type = "log.checkpoint";
-	f.after_seq = p.last_signed;
+	f.after_seq = p.last_signed > after ? p.last_signed : after;
 	if (rc == 0)
 		rc = s->ops->query(s, &f, on_unsigned, &p, d);
 	for (i = 0; rc >= 0 && i < p.n; i++)
 		if (p.seq[i] != seq)
-			rc = sign_one(s, state_dir, p.seq[i], p.hash[i], d);
+			rc = sign_one(s, state_dir, p.seq[i], p.hash[i], put,
+			    ctx, d);
 	if (rc >= 0 && seq > 0)
-		rc = sign_one(s, state_dir, seq, hash, d);
+		rc = sign_one(s, state_dir, seq, hash, put, ctx, d);
 	close(fd);
 	return rc < 0 ? rc : RG_OK;
 }

@@ -40,9 +40,19 @@ struct client {
 };
 
 /* Checkpoint signatures are made off the commit path by one signer thread
- * with its own database connection: clients never wait for gpg. It signs
- * the newest posted checkpoint and, through audit_checkpoint_sign(), every
- * older one still unsigned. */
+ * with its own (reading) database connection: clients never wait for gpg.
+ * It signs the newest posted checkpoint and every older one still
+ * unsigned, and hands each signature back to the main thread, which stores
+ * it between batches: the main thread holds the write lock nearly all the
+ * time under load, and a second writer would starve on it. */
+#define SIGQ_MAX	64
+
+struct signed_cp {
+	uint64_t seq;
+	char	hash[AUDIT_HASH_HEX + 1];
+	char	*sig;
+};
+
 struct signer {
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -52,6 +62,9 @@ struct signer {
 	char	hash[AUDIT_HASH_HEX + 1];
 	int	quit;
 	int	started;
+	struct signed_cp q[SIGQ_MAX];
+	size_t	nq;
+	int	wake[2];		/* signer → main thread */
 };
 
 struct server {
@@ -72,15 +85,41 @@ struct server {
 	struct signer sg;
 };
 
+/* put() of the signer: queue the signature for the main thread. */
+static int
+signer_put(uint64_t seq, const char *hash, const char *sig, void *ctx)
+{
+	struct signer *sg = ctx;
+	char *copy;
+
+	if ((copy = strdup(sig)) == NULL)
+		return RG_ENOMEM;
+	pthread_mutex_lock(&sg->mu);
+	while (sg->nq == SIGQ_MAX && !sg->quit)
+		pthread_cond_wait(&sg->cv, &sg->mu);
+	if (sg->nq == SIGQ_MAX) {
+		pthread_mutex_unlock(&sg->mu);
+		free(copy);
+		return RG_EAGAIN;
+	}
+	sg->q[sg->nq].seq = seq;
+	rg_strlcpy(sg->q[sg->nq].hash, hash, sizeof(sg->q[sg->nq].hash));
+	sg->q[sg->nq].sig = copy;
+	sg->nq++;
+	pthread_mutex_unlock(&sg->mu);
+	(void)write(sg->wake[1], "s", 1);
+	return RG_OK;
+}
+
 static void *
 signer_main(void *arg)
 {
 	struct signer *sg = arg;
 	struct audit_store *s = NULL;
 	char hash[AUDIT_HASH_HEX + 1];
-	uint64_t seq;
+	uint64_t seq, after = 0;
 
-	if (audit_store_sqlite_open(&s, sg->state_dir, 1, 0, NULL) != 0)
+	if (audit_store_sqlite_open(&s, sg->state_dir, 0, 1, NULL) != 0)
 		return NULL;
 	pthread_mutex_lock(&sg->mu);
 	for (;;) {
@@ -91,13 +130,37 @@ signer_main(void *arg)
 		seq = sg->want;
 		memcpy(hash, sg->hash, sizeof(hash));
 		pthread_mutex_unlock(&sg->mu);
-		(void)audit_checkpoint_sign(s, sg->state_dir, seq, hash, NULL);
+		if (audit_checkpoint_sign_ex(s, sg->state_dir, seq, hash, after,
+		    signer_put, sg, NULL) == 0)
+			after = seq;
 		pthread_mutex_lock(&sg->mu);
 		sg->done = seq;
 	}
 	pthread_mutex_unlock(&sg->mu);
 	s->ops->close(s);
 	return NULL;
+}
+
+/* Main thread: store the signatures the signer has made. */
+static void
+signer_drain(struct signer *sg, struct audit_store *s)
+{
+	struct signed_cp q[SIGQ_MAX];
+	char junk[64];
+	size_t i, n;
+
+	while (read(sg->wake[0], junk, sizeof(junk)) > 0)
+		;
+	pthread_mutex_lock(&sg->mu);
+	n = sg->nq;
+	memcpy(q, sg->q, n * sizeof(q[0]));
+	sg->nq = 0;
+	pthread_cond_broadcast(&sg->cv);
+	pthread_mutex_unlock(&sg->mu);
+	for (i = 0; i < n; i++) {
+		(void)s->ops->sig_put(s, q[i].seq, q[i].hash, q[i].sig, NULL);
+		free(q[i].sig);
+	}
 }
 
 static void
@@ -110,16 +173,29 @@ signer_post(struct signer *sg, uint64_t seq, const char *hash)
 	pthread_mutex_unlock(&sg->mu);
 }
 
+/* Let the signer finish what was posted, store it, and end it. */
 static void
-signer_stop(struct signer *sg)
+signer_stop(struct signer *sg, struct audit_store *s)
 {
+	int done;
+
 	if (!sg->started)
 		return;
+	for (;;) {
+		pthread_mutex_lock(&sg->mu);
+		done = sg->want == sg->done;
+		pthread_mutex_unlock(&sg->mu);
+		signer_drain(sg, s);
+		if (done)
+			break;
+		poll(NULL, 0, 20);
+	}
 	pthread_mutex_lock(&sg->mu);
 	sg->quit = 1;
-	pthread_cond_signal(&sg->cv);
+	pthread_cond_broadcast(&sg->cv);
 	pthread_mutex_unlock(&sg->mu);
 	pthread_join(sg->th, NULL);
+	signer_drain(sg, s);
 	sg->started = 0;
 }
 
@@ -334,6 +410,7 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 	memset(&sv, 0, sizeof(sv));
 	sv.state_dir = state_dir;
 	sv.lfd = -1;
+	sv.sg.wake[0] = sv.sg.wake[1] = -1;
 	sv.every = opts && opts->checkpoint_every ? opts->checkpoint_every :
 	    AUDIT_CHECKPOINT_DEFAULT;
 	sv.interval = opts && opts->export_interval > 0 ?
@@ -357,9 +434,6 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 	}
 	if ((rc = audit_last_seq(sv.a, &sv.last_seq, d)) != 0)
 		goto out;
-	/* Sign what a killed writer left unsigned before taking records. */
-	if ((rc = audit_checkpoint_sign(sv.store, state_dir, 0, "", d)) != 0)
-		goto out;
 	if ((sv.lfd = listen_sock(state_dir, d)) < 0) {
 		rc = sv.lfd;
 		goto out;
@@ -367,13 +441,22 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 	sv.sg.state_dir = state_dir;
 	pthread_mutex_init(&sv.sg.mu, NULL);
 	pthread_cond_init(&sv.sg.cv, NULL);
+	if (pipe2(sv.sg.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		sv.sg.wake[0] = sv.sg.wake[1] = -1;
+		rc = diag_set(d, RG_EIO, "", 0, 0, "pipe: %s", strerror(errno));
+		goto out;
+	}
 	if (pthread_create(&sv.sg.th, NULL, signer_main, &sv.sg) != 0) {
 		rc = diag_set(d, RG_EIO, "", 0, 0, "cannot start the signer");
 		goto out;
 	}
 	sv.sg.started = 1;
+	/* A checkpoint at start: its signing also signs whatever a killed
+	 * writer left unsigned. */
+	if ((rc = checkpoint_post(&sv, "audit writer started", d)) != 0)
+		goto out;
 	refresh_export(&sv, 1);
-	if ((pfd = calloc(CLIENTS_MAX + 1, sizeof(*pfd))) == NULL) {
+	if ((pfd = calloc(CLIENTS_MAX + 2, sizeof(*pfd))) == NULL) {
 		rc = RG_ENOMEM;
 		goto out;
 	}
@@ -381,12 +464,15 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 	while (opts == NULL || opts->stop == NULL || !*opts->stop) {
 		pfd[0].fd = sv.lfd;
 		pfd[0].events = POLLIN;
+		pfd[1].fd = sv.sg.wake[0];
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
 		for (i = 0; i < sv.ncl; i++) {
-			pfd[i + 1].fd = sv.cl[i].fd;
-			pfd[i + 1].events = POLLIN;
-			pfd[i + 1].revents = 0;
+			pfd[i + 2].fd = sv.cl[i].fd;
+			pfd[i + 2].events = POLLIN;
+			pfd[i + 2].revents = 0;
 		}
-		if (poll(pfd, sv.ncl + 1, more ? 0 : 500) == -1 &&
+		if (poll(pfd, sv.ncl + 2, more ? 0 : 500) == -1 &&
 		    errno != EINTR) {
 			rc = diag_set(d, RG_EIO, "", 0, 0, "poll: %s",
 			    strerror(errno));
@@ -397,8 +483,8 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 		more = 0;
 		/* Backwards, so a dropped client's slot is not revisited. */
 		for (i = sv.ncl; i-- > 0;) {
-			if (pfd[i + 1].fd != sv.cl[i].fd ||
-			    !(pfd[i + 1].revents & (POLLIN | POLLHUP |
+			if (pfd[i + 2].fd != sv.cl[i].fd ||
+			    !(pfd[i + 2].revents & (POLLIN | POLLHUP |
 			    POLLERR)))
 				continue;
 			if (client_read(&sv, i) != 0 && sv.nbatch == 0)
@@ -410,17 +496,23 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 		 * do not happen; the writer goes on with the next batch. */
 		if (sv.nbatch > 0)
 			(void)commit_batch(&sv, d);
+		if (pfd[1].revents & POLLIN)
+			signer_drain(&sv.sg, sv.store);
 		if (sv.dirty && time(NULL) - sv.last_export >= sv.interval)
 			refresh_export(&sv, 0);
 	}
 	if (rc == 0) {
 		/* The shutdown checkpoint, then a last officer-view refresh. */
 		rc = checkpoint_post(&sv, "audit writer shutdown", d);
-		signer_stop(&sv.sg);
+		signer_stop(&sv.sg, sv.store);
 		refresh_export(&sv, 1);
 	}
 out:
-	signer_stop(&sv.sg);
+	signer_stop(&sv.sg, sv.store);
+	if (sv.sg.wake[0] != -1) {
+		close(sv.sg.wake[0]);
+		close(sv.sg.wake[1]);
+	}
 	for (i = 0; i < sv.ncl; i++) {
 		close(sv.cl[i].fd);
 		free(sv.cl[i].buf);

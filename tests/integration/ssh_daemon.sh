@@ -40,7 +40,11 @@ check "iam-jo logs in after the reload" [ "$($PY "$CLIENT" login "$PORT" iam-jo 
 wait "$holder" && rc=0 || rc=$?
 check "the session open across the reload stayed usable ($(tail -1 "$T/hold"))" [ "$rc" -eq 0 ]
 
-# SIGTERM: clean stop, pid file gone, no process of ours left
+# SIGTERM: clean stop, pid file gone, no process of ours left, open
+# sessions closed and audited
+$PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 30 > "$T/hold2" 2>&1 &
+holder=$!
+for _ in $(seq 50); do grep -q in "$T/hold2" && break; sleep 0.1; done
 kids=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
 kill -TERM "$PID"
 wait "$PID" && rc=0 || rc=$?
@@ -51,6 +55,9 @@ left=0
 for k in $kids; do kill -0 "$k" 2>/dev/null && left=$((left + 1)); done
 check "no helper or session process is left ($left)" [ "$left" -eq 0 ]
 check "audit: the audit writer closed with a checkpoint" audit_has log.checkpoint "" "" ""
+check "audit: the open session was closed as relgated stopped" audit_has session.close ok staff-ann "relgated stopping"
+wait "$holder" && rc=0 || rc=$?
+check "the client saw its session end ($rc)" [ "$rc" -eq 4 ]
 
 # daemonised: returns at once, then serves
 "$RELGATED" -c "$ETC" && rc=0 || rc=$?
