@@ -85,6 +85,15 @@ struct sess {
 	char	end_reason[128];
 };
 
+static volatile sig_atomic_t sess_term;
+
+static void
+sess_on_term(int sig)
+{
+	(void)sig;
+	sess_term = 1;
+}
+
 /* ---- audit ------------------------------------------------------------ */
 
 static int
@@ -743,6 +752,11 @@ sess_authenticate(struct sess *s)
 	time_t start = time(NULL);
 
 	while (!s->authenticated) {
+		if (sess_term) {
+			rg_strlcpy(s->end_reason, "relgated stopping",
+			    sizeof(s->end_reason));
+			return 0;
+		}
 		if (!sess_connected(s)) {
 			rg_strlcpy(s->end_reason, "client disconnected",
 			    sizeof(s->end_reason));
@@ -791,6 +805,11 @@ sess_serve(struct sess *s)
 			busy |= r;
 			i++;
 		}
+		if (sess_term) {
+			rg_strlcpy(s->end_reason, "relgated stopping",
+			    sizeof(s->end_reason));
+			break;
+		}
 		if (!sess_connected(s)) {
 			rg_strlcpy(s->end_reason, "client disconnected",
 			    sizeof(s->end_reason));
@@ -802,7 +821,8 @@ sess_serve(struct sess *s)
 			break;
 		}
 		if (ssh_event_dopoll(s->ev, busy ? 0 : 1000) == SSH_ERROR) {
-			rg_strlcpy(s->end_reason, "connection closed",
+			rg_strlcpy(s->end_reason, sess_term ?
+			    "relgated stopping" : "connection closed",
 			    sizeof(s->end_reason));
 			break;
 		}
@@ -836,10 +856,15 @@ session_run(const struct session_params *p)
 	char why[600];
 	long timeout = RELGATED_LOGIN_GRACE;
 	int status = 1;
+	struct sigaction sa;
 
 	memset(&s, 0, sizeof(s));
 	s.p = p;
 	sess_source(&s);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sess_on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);	/* end politely, audited */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	/* a backstop should libssh ever block past the grace time */

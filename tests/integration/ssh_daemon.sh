@@ -42,7 +42,7 @@ check "the session open across the reload stayed usable ($(tail -1 "$T/hold"))" 
 
 # SIGTERM: clean stop, pid file gone, no process of ours left, open
 # sessions closed and audited
-$PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 30 > "$T/hold2" 2>&1 &
+$PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 5 > "$T/hold2" 2>&1 &
 holder=$!
 for _ in $(seq 50); do grep -q in "$T/hold2" && break; sleep 0.1; done
 kids=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
