@@ -363,6 +363,15 @@ checker_verdict(struct checker *ck, struct check_report **out)
 			if (ck->csvp[p].count == 0)
 				continue;
 			any = 1;
+			if ((p == CSV_NUL || p == CSV_BAD_UTF8) &&
+			    ck->csvp[p].rows[0] == 0) {
+				snprintf(det, sizeof(det), "%s, in the header "
+				    "too: not a CSV text file?",
+				    csv_problem_name((enum csv_problem)p));
+				ADD(add_finding(r, "csv.wellformed",
+				    &ck->csvp[p], NULL, det));
+				continue;
+			}
 			ADD(add_finding(r, "csv.wellformed", &ck->csvp[p], NULL,
 			    csv_problem_name((enum csv_problem)p)));
 		}
