@@ -198,6 +198,9 @@ int	view_normalise(char *out, size_t outlen, const unsigned char *p,
  */
 int	view_resolve(struct view *v, const unsigned char *p, size_t n,
 	    enum vintent intent, struct vres *res, char *msg, size_t msglen);
+/* Whether res is in a staff request folder that is submitted by now (by
+ * this or another session). */
+int	view_request_submitted(const struct vres *res);
 /* Whether this view may write anywhere at all (for the permission gate). */
 int	view_can_write(const struct view *v);
 /* Attributes of a resolved path as the client sees them: SSH_FX_OK, or

@@ -447,6 +447,12 @@ sftp_op_write(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	if (off > (uint64_t)INT64_MAX - len)
 		return sftp_reply_status(s, out, id, SSH_FX_FAILURE,
 		    "Offset out of range");
+	/* Another session (or this one) may have submitted the folder since
+	 * the OPEN: from then it is read-only, also for open handles. */
+	if (h->res->area == VA_REQUESTS && view_request_submitted(h->res))
+		return sftp_reply_denied(s, out, id, SSH_FX_PERMISSION_DENIED,
+		    "Permission denied: the request is submitted; its folder "
+		    "is read-only", h->res->vpath, h->res);
 	while (done < len) {
 		w = pwrite(h->fd, data + done, len - done,
 		    (off_t)(off + done));

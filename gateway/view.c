@@ -349,6 +349,14 @@ has_marker(int spoolfd, const char *folder, const char *mark)
 	return view_statat(spoolfd, rel, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Whether the staff request folder of res has been submitted (now). */
+int
+view_request_submitted(const struct vres *res)
+{
+	return res->area == VA_REQUESTS && res->depth >= 1 &&
+	    has_marker(res->rootfd, res->name1, MARK_SUBMITTED);
+}
+
 /* Request folder names: they end up in queue entries and the audit log. */
 static int
 folder_name_ok(const char *s)

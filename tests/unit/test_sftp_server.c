@@ -960,6 +960,30 @@ test_open_for_write_blocks_submission(void **st)
 	assert_non_null(strstr(c->msg, "still being uploaded"));
 	assert_int_equal(queued(QUEUE_SUBMIT, NULL), 0);
 	assert_int_equal(hop(c, SSH_FXP_CLOSE, h, 8), SSH_FX_OK);
+
+	/* a second session submits while this one still writes another
+	 * file of the folder: the open handle becomes read-only too */
+	{
+		struct cli *other = login("staff-ann", ROLE_STAFF);
+
+		assert_int_equal(open_p(c, "/requests/o/extra.csv",
+		    SSH_FXF_WRITE | SSH_FXF_CREAT), SSH_FX_OK);
+		memcpy(h, c->handle, 8);
+		assert_int_equal(write_at(c, h, 8, 0, "abc", 3), SSH_FX_OK);
+		assert_int_equal(put(other, "/requests/o/request.yaml",
+		    "contract: DEMO-1\nfiles: [data.csv]\n", 35), SSH_FX_OK);
+		assert_int_equal(write_at(c, h, 8, 3, "def", 3),
+		    SSH_FX_PERMISSION_DENIED);
+		assert_int_equal(hop(c, SSH_FXP_CLOSE, h, 8), SSH_FX_OK);
+		cli_free(other);
+	}
+	{
+		size_t len;
+		char *data = slurp("spool/staff/staff-ann/o/extra.csv", &len);
+
+		assert_int_equal(len, 3);
+		free(data);
+	}
 	cli_free(c);
 }
 
