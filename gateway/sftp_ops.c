@@ -638,6 +638,14 @@ sftp_op_fsetstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 			    "handle is read-only", h->res->vpath, h->res);
 		return sftp_reply_status(s, out, id, SSH_FX_OK, NULL);
 	}
+	if (h->res->area == VA_REQUESTS && view_request_submitted(h->res)) {
+		if (a.flags & SSH_FILEXFER_ATTR_SIZE)
+			return sftp_reply_denied(s, out, id,
+			    SSH_FX_PERMISSION_DENIED, "Permission denied: the "
+			    "request is submitted; its folder is read-only",
+			    h->res->vpath, h->res);
+		return sftp_reply_status(s, out, id, SSH_FX_OK, NULL);
+	}
 	/* A size that is not where the writes reached ends the hash. */
 	if ((a.flags & SSH_FILEXFER_ATTR_SIZE) && a.size != h->contig &&
 	    h->sha != NULL) {
