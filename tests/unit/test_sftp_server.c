@@ -723,6 +723,35 @@ test_limits_statvfs(void **st)
 	assert_int_equal(sftp_get_u64(&r, &v), 0);
 	assert_true(v > 0);		/* block size */
 	buf_reset(&b);
+	sftp_put_cstring(&b, "expand-path@openssh.com");
+	sftp_put_cstring(&b, "~/requests/../requests/x");
+	send_pkt(c, SSH_FXP_EXTENDED, &b);
+	assert_int_equal(c->type, SSH_FXP_NAME);
+	assert_int_equal(sftp_load_u32(c->rest + 4), 11);
+	assert_memory_equal(c->rest + 8, "/requests/x", 11);
+	assert_int_equal(path_op(c, SSH_FXP_OPENDIR, "/requests"), SSH_FX_OK);
+	{
+		unsigned char h[8];
+
+		memcpy(h, c->handle, 8);
+		buf_reset(&b);
+		sftp_put_cstring(&b, "fstatvfs@openssh.com");
+		sftp_put_string(&b, h, 8);
+		send_pkt(c, SSH_FXP_EXTENDED, &b);
+		assert_int_equal(c->type, SSH_FXP_EXTENDED_REPLY);
+		assert_int_equal(c->restlen, 11 * 8);
+		/* FSETSTAT on a folder handle: accepted, nothing changes */
+		buf_reset(&b);
+		sftp_put_string(&b, h, 8);
+		sftp_put_u32(&b, SSH_FILEXFER_ATTR_PERMISSIONS);
+		sftp_put_u32(&b, 0777);
+		send_pkt(c, SSH_FXP_FSETSTAT, &b);
+		assert_int_equal(c->status, SSH_FX_OK);
+		assert_int_equal(hop(c, SSH_FXP_FSTAT, h, 8), SSH_FX_OK);
+		assert_true(S_ISDIR(c->attrs.perm));
+		assert_int_equal(c->attrs.perm & 077, 0);
+	}
+	buf_reset(&b);
 	sftp_put_cstring(&b, "statvfs@openssh.com");
 	sftp_put_cstring(&b, "/nope");
 	send_pkt(c, SSH_FXP_EXTENDED, &b);
@@ -1455,6 +1484,29 @@ test_approver(void **st)
 	assert_int_equal(path_op(c, SSH_FXP_REMOVE,
 	    "/approvals/R-1/decision.yaml"), SSH_FX_PERMISSION_DENIED);
 	assert_true(exists("requests/R-1/decisions/staff-ben.yaml"));
+
+	/* planted links in the request record are not followed */
+	{
+		char l[1024], t[1024];
+
+		snprintf(t, sizeof(t), "%s/secret.txt", outside);
+		assert_int_equal(file_write_atomic(t, "outside", 7, 0600,
+		    NULL), 0);
+		snprintf(l, sizeof(l), "%s/requests/R-1/status.json", state);
+		assert_int_equal(unlink(l), 0);
+		assert_int_equal(symlink(t, l), 0);
+		snprintf(l, sizeof(l), "%s/requests/R-9", state);
+		assert_int_equal(symlink(outside, l), 0);	/* a record */
+		assert_int_equal(path_op(c, SSH_FXP_STAT,
+		    "/approvals/R-1/status.json"), SSH_FX_NO_SUCH_FILE);
+		assert_int_equal(open_p(c, "/approvals/R-1/status.json",
+		    SSH_FXF_READ), SSH_FX_NO_SUCH_FILE);
+		assert_int_equal(path_op(c, SSH_FXP_STAT, "/approvals/R-9"),
+		    SSH_FX_NO_SUCH_FILE);
+		assert_int_equal(list(c, "/approvals/R-1", names,
+		    sizeof(names)), SSH_FX_OK);
+		assert_null(strstr(names, "status.json"));
+	}
 	cli_free(c);
 
 	/* iam-jo, approver only: no /requests; sees */
@@ -1571,6 +1623,23 @@ test_contractor(void **st)
 	    2);
 	assert_int_equal(queued(QUEUE_DOWNLOAD, NULL), 1);
 	free(gpg);
+
+	/* planted links among the releases are not followed */
+	c = login("acme-ana", ROLE_CONTRACTOR);
+	snprintf(p, sizeof(p), "%s/releases/DEMO-1/DEMO-1-009.tar.zst.gpg",
+	    state);
+	assert_int_equal(symlink("../DEMO-2/DEMO-2-001.tar.zst.gpg", p), 0);
+	snprintf(p, sizeof(p), "%s/releases/DEMO-1/up", state);
+	assert_int_equal(symlink("../DEMO-2", p), 0);
+	assert_int_equal(open_p(c, "/releases/DEMO-1/DEMO-1-009.tar.zst.gpg",
+	    SSH_FXF_READ), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(open_p(c, "/releases/DEMO-1/up/DEMO-2-001.tar.zst.gpg",
+	    SSH_FXF_READ), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(list(c, "/releases/DEMO-1", names, sizeof(names)),
+	    SSH_FX_OK);
+	assert_null(strstr(names, "009"));
+	assert_null(strstr(names, "up\n"));
+	cli_free(c);
 
 	/* beta-bo sees DEMO-2 only */
 	c = login("beta-bo", ROLE_CONTRACTOR);
