@@ -104,11 +104,12 @@ export_gateway_key(struct worker *w)
 	if (worker_path(dir, sizeof(dir), "%s/releases", w->state_dir) != 0 ||
 	    worker_path(path, sizeof(path), "%s/gateway.asc", dir) != 0)
 		return RG_EINVAL;
-	if (dir_make(dir, 0700) != 0)
+	if (worker_mkdir(dir, WORKER_SHARED_DIR) != 0)
 		return RG_EIO;
 	buf_init(&b, 1u << 20);
 	if ((rc = gateway_pgp_export(w->state_dir, &b, &d)) == RG_OK)
-		rc = file_write_atomic(path, b.data, b.len, 0600, &d);
+		rc = file_write_atomic(path, b.data, b.len, WORKER_SHARED_FILE,
+		    &d);
 	if (rc != RG_OK)
 		log_warnx("gateway.asc: %s", d.msg);
 	buf_free(&b);
@@ -241,13 +242,15 @@ worker_open(struct worker *w, const char *config_dir, const char *state_dir,
 	int rc;
 
 	memset(w, 0, sizeof(*w));
+	/* Nothing the worker makes is for others beyond the sessions' group. */
+	(void)umask(027);
 	rg_strlcpy(w->config_dir, config_dir, sizeof(w->config_dir));
 	rg_strlcpy(w->state_dir, state_dir, sizeof(w->state_dir));
 	w->threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
 	if (worker_path(q, sizeof(q), "%s/queue", state_dir) != 0 ||
 	    dir_make(q, 0700) != 0 ||
 	    worker_path(q, sizeof(q), "%s/requests", state_dir) != 0 ||
-	    dir_make(q, 0700) != 0)
+	    worker_mkdir(q, WORKER_SHARED_DIR) != 0)
 		return diag_set(d, RG_EIO, state_dir, 0, 0,
 		    "cannot make the state folders");
 	if ((rc = state_db_open(&w->db, state_dir, d)) != RG_OK)

@@ -835,13 +835,17 @@ worker_submit(struct worker *w, const char *user, const char *folder)
 	    spool) != 0 || worker_path(dst, sizeof(dst), "%s/request.yaml",
 	    dir) != 0)
 		return RG_EINVAL;
-	if (dir_make(dir, 0700) != 0)
+	if (worker_mkdir(dir, WORKER_SHARED_DIR) != 0 ||
+	    worker_path(src, sizeof(src), "%s/decisions", dir) != 0 ||
+	    worker_mkdir(src, WORKER_DECISIONS_DIR) != 0 ||
+	    worker_path(src, sizeof(src), "%s/request.yaml", spool) != 0)
 		return RG_EIO;
 	/* Keep the request as submitted; the spool copy may be withdrawn. */
 	if (lstat(dst, &st) != 0) {
 		rc = file_read_small(&yaml, &ylen, src, REQUEST_YAML_MAX, &d);
 		if (rc == RG_OK)
-			rc = file_write_atomic(dst, yaml, ylen, 0600, &d);
+			rc = file_write_atomic(dst, yaml, ylen,
+			    WORKER_SHARED_FILE, &d);
 		free(yaml);
 		if (rc != RG_OK && rc != RG_ETOOBIG && rc != RG_ENOENT) {
 			log_warnx("%s: %s", r.id, d.msg);
@@ -850,7 +854,8 @@ worker_submit(struct worker *w, const char *user, const char *folder)
 		if (rc != RG_OK) {
 			/* Nothing to check: an empty copy fails to parse and
 			 * the report says why. */
-			(void)file_write_atomic(dst, "", 0, 0600, NULL);
+			(void)file_write_atomic(dst, "", 0,
+			    WORKER_SHARED_FILE, NULL);
 		}
 	}
 	if ((rc = worker_set_state(w, &r, RQ_CHECKING, "")) != RG_OK)

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "common/common.h"
@@ -217,6 +218,17 @@ extern volatile int worker_stop_flag;
 
 /* Append an audit record durably; logs and returns the error. */
 int	worker_audit(struct worker *w, const struct audit_event *ev);
+/*
+ * Modes: what sessions read (status.json, report.txt, meta.json,
+ * request.yaml, releases) is group-readable: relgated runs the worker in the
+ * sessions' group (docs/internals.md); everything else is owner-only.
+ */
+#define WORKER_SHARED_FILE	0640
+#define WORKER_SHARED_DIR	0750
+#define WORKER_DECISIONS_DIR	0770	/* sessions store decisions there */
+
+/* mkdir -p, then set exactly mode on the last component. */
+int	worker_mkdir(const char *path, mode_t mode);
 /* Path helpers: snprintf into out; RG_EINVAL when it does not fit. */
 int	worker_path(char *out, size_t len, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

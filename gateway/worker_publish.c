@@ -98,19 +98,28 @@ worker_withdraw(struct worker *w, const char *user, const char *folder)
 
 	if ((rc = state_db_request_by_folder(w->db, user, folder, &r)) != 0)
 		return rc == RG_ENOENT ? RG_OK : rc;
-	if (strcmp(r.state, RQ_SUBMITTED) != 0 &&
-	    strcmp(r.state, RQ_CHECKING) != 0 &&
-	    strcmp(r.state, RQ_AWAITING) != 0) {
-		log_info("%s: withdrawal ignored in state %s", r.id, r.state);
-		return RG_OK;
-	}
 	audit_event_init(&ev, "request.withdrawn", "ok");
 	ev.user = user;
 	ev.role = "staff";
 	ev.contract = r.contract[0] ? r.contract : NULL;
 	ev.request = r.id;
-	if ((rc = worker_audit(w, &ev)) != RG_OK)
-		return rc;
+	if (strcmp(r.state, RQ_SUBMITTED) != 0 &&
+	    strcmp(r.state, RQ_CHECKING) != 0 &&
+	    strcmp(r.state, RQ_AWAITING) != 0) {
+		char why[96];
+
+		if (strcmp(r.state, RQ_WITHDRAWN) == 0)
+			return RG_OK;	/* a repeated entry */
+		/* Too late (approved meanwhile): the refusal is recorded. */
+		snprintf(why, sizeof(why), "not withdrawn: the request is %s",
+		    r.state);
+		ev.outcome = "denied";
+		ev.detail = why;
+		log_info("%s: withdrawal ignored in state %s", r.id, r.state);
+		return worker_audit(w, &ev);
+	}
+	/* The session recorded the withdrawal itself (request.withdrawn);
+	 * here only the state changes. */
 	void_release(w, &r);
 	return worker_set_state(w, &r, RQ_WITHDRAWN, "withdrawn by the "
 	    "submitter");
@@ -574,7 +583,7 @@ worker_publish(struct worker *w, const char *request_id)
 	(void)unlink(sfinal);
 	if ((rc = confirm_release(w, &r, c, &ok)) != RG_OK || !ok)
 		return rc;
-	if (dir_make(dir, 0700) != 0)
+	if (worker_mkdir(dir, WORKER_SHARED_DIR) != 0)
 		return RG_EIO;
 	if (c->download_days > 0)
 		exp = today_days() + c->download_days;
@@ -605,7 +614,7 @@ worker_publish(struct worker *w, const char *request_id)
 		goto out;
 	}
 	if ((dst.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1) {
+	    O_NOFOLLOW, WORKER_SHARED_FILE)) == -1) {
 		rc = diag_set(&d, RG_EIO, tmp, 0, 0, "%s", strerror(errno));
 		goto out;
 	}
@@ -628,8 +637,8 @@ worker_publish(struct worker *w, const char *request_id)
 	EVP_DigestFinal_ex(dst.sha, md, &mdlen);
 	hex_encode(hex, md, mdlen);
 	snprintf(side, sizeof(side), "%s  %s.tar.zst.gpg\n", hex, r.release);
-	if ((rc = file_write_atomic(stmp, side, strlen(side), 0600, &d)) !=
-	    RG_OK)
+	if ((rc = file_write_atomic(stmp, side, strlen(side),
+	    WORKER_SHARED_FILE, &d)) != RG_OK)
 		goto out;
 
 	o = (size_t)snprintf(detail, sizeof(detail), "recipients:");

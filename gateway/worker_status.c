@@ -34,6 +34,15 @@ worker_path(char *out, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? RG_EINVAL : RG_OK;
 }
 
+/* mkdir -p, then set exactly mode on the last component. */
+int
+worker_mkdir(const char *path, mode_t mode)
+{
+	if (dir_make(path, mode) != 0 || chmod(path, mode) != 0)
+		return RG_EIO;
+	return RG_OK;
+}
+
 /* Read requests/ID/NAME into *out (NULL when absent). */
 static int
 read_req_file(struct worker *w, const char *id, const char *name,
@@ -142,7 +151,8 @@ write_both(struct worker *w, const struct request_rec *r, const char *name,
 	if (worker_path(path, sizeof(path), "%s/requests/%s/%s", w->state_dir,
 	    r->id, name) != 0)
 		return RG_EINVAL;
-	if ((rc = file_write_atomic(path, b->data, b->len, 0600, &d)) != 0) {
+	if ((rc = file_write_atomic(path, b->data, b->len, WORKER_SHARED_FILE,
+	    &d)) != 0) {
 		log_warnx("%s: %s", path, d.msg);
 		return rc;
 	}
@@ -152,7 +162,8 @@ write_both(struct worker *w, const struct request_rec *r, const char *name,
 		return RG_EINVAL;
 	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return RG_OK;	/* the staff folder is gone */
-	if ((rc = file_write_atomic(path, b->data, b->len, 0640, &d)) != 0)
+	if ((rc = file_write_atomic(path, b->data, b->len, WORKER_SHARED_FILE,
+	    &d)) != 0)
 		log_warnx("%s: %s", path, d.msg);
 	return rc;
 }
@@ -185,7 +196,8 @@ write_meta(struct worker *w, const struct request_rec *r)
 	rc |= buf_printf(&b, "}\n");
 	diag_clear(&d);
 	if (rc == 0)
-		rc = file_write_atomic(path, b.data, b.len, 0600, &d);
+		rc = file_write_atomic(path, b.data, b.len,
+		    WORKER_SHARED_FILE, &d);
 	buf_free(&b);
 	return rc ? RG_EIO : RG_OK;
 }
