@@ -148,7 +148,7 @@ check_report_json(const struct check_report *r, struct buf *b)
 		J(buf_printf(b, "%s{\"rule\": ", i ? ",\n           " : ""));
 		J(json_append_string(b, x->rule));
 		J(buf_printf(b, ", \"status\": \"%s\"", status_name(x->status)));
-		if (x->status == CHECK_FAIL || x->count > 0)
+		if (x->count > 0)
 			J(buf_printf(b, ", \"count\": %llu",
 			    (unsigned long long)x->count));
 		if (x->n_rows > 0) {
