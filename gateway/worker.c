@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
@@ -27,6 +28,7 @@
 #include "keys/keys.h"
 
 #define WAKE_MS		5000
+#define RETRY_SECS	60	/* approved but not yet published */
 
 volatile int worker_stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -144,6 +146,25 @@ sweep_release_tmp(struct worker *w)
 	closedir(dp);
 }
 
+/* Publish approved requests whose publication did not finish (a crash, or
+ * a failure such as a full disk: retried). */
+static int
+publish_pending(struct worker *w)
+{
+	char (*ids)[RG_ID_MAX] = NULL;
+	size_t n, i;
+	int rc;
+
+	if ((rc = state_db_requests_in(w->db, RQ_APPROVED, &ids, &n)) != 0)
+		return rc;
+	for (i = 0; i < n && !worker_stop_flag; i++) {
+		log_info("%s: publishing an approved request again", ids[i]);
+		(void)worker_publish(w, ids[i]);
+	}
+	free(ids);
+	return RG_OK;
+}
+
 /* After a crash: every request reaches a definite state again. */
 static int
 recover(struct worker *w)
@@ -164,22 +185,17 @@ recover(struct worker *w)
 				continue;
 			log_info("%s: recovering from state %s", r.id,
 			    r.state);
-			if (strcmp(r.state, RQ_CHECKING) != 0 &&
-			    worker_set_state(w, &r, RQ_CHECKING, "") != RG_OK)
-				continue;
-			(void)worker_check(w, r.id);
+			/* submitted: the copy of request.yaml may be missing,
+			 * so the submission is handled again as a whole. */
+			if (strcmp(r.state, RQ_SUBMITTED) == 0)
+				(void)worker_submit(w, r.submitter, r.folder);
+			else
+				(void)worker_check(w, r.id);
 		}
 		free(ids);
 		ids = NULL;
 	}
-	if ((rc = state_db_requests_in(w->db, RQ_APPROVED, &ids, &n)) != 0)
-		return rc;
-	for (i = 0; i < n && !worker_stop_flag; i++) {
-		log_info("%s: recovering an approved request", ids[i]);
-		(void)worker_publish(w, ids[i]);
-	}
-	free(ids);
-	return RG_OK;
+	return publish_pending(w);
 }
 
 /* Handle one queue entry; RG_OK when it may be removed. */
@@ -298,6 +314,7 @@ worker_run(const char *config_dir, const char *state_dir)
 	struct worker w;
 	struct diag d;
 	char q[PATH_MAX];
+	time_t last_retry = time(NULL);
 	int in = -1, rc, did;
 
 	memset(&sa, 0, sizeof(sa));
@@ -336,6 +353,10 @@ worker_run(const char *config_dir, const char *state_dir)
 		if (drain(&w, &did) != RG_OK)
 			did = 0;
 		(void)worker_expire_due(&w);
+		if (time(NULL) - last_retry >= RETRY_SECS) {
+			last_retry = time(NULL);
+			(void)publish_pending(&w);
+		}
 		if (did)
 			continue;
 		if (in == -1) {
