@@ -795,11 +795,11 @@ checker_feed_fd(struct checker *ck, int fd, struct diag *d)
 {
 	/* two threads: windows of 1 MiB keep both busy and memory small */
 	size_t most = ck->threaded ? (1u << 20) : (4u << 20);
+	int eof = 0;
 
-	for (;;) {
+	while (!eof) {
 		unsigned char *p;
-		size_t room;
-		ssize_t n;
+		size_t room, got = 0;
 		int rc;
 
 		if (ck->incomplete || csv_reader_stopped(ck->rd))
@@ -807,22 +807,30 @@ checker_feed_fd(struct checker *ck, int fd, struct diag *d)
 		csv_reader_space(ck->rd, &p, &room);
 		if (room > most)
 			room = most;
-		n = read(fd, p, room);
-		if (n < 0) {
-			if (errno == EINTR)
+		/* fill the window (a pipe gives 64 KiB at a time) */
+		while (got < room) {
+			ssize_t n = read(fd, p + got, room - got);
+
+			if (n < 0 && errno == EINTR)
 				continue;
-			return diag_set(d, RG_EIO, "", 0, 0, "read: %s",
-			    strerror(errno));
+			if (n < 0)
+				return diag_set(d, RG_EIO, "", 0, 0, "read: %s",
+				    strerror(errno));
+			if (n == 0) {
+				eof = 1;
+				break;
+			}
+			got += (size_t)n;
 		}
-		if (n == 0)
-			return 0;
-		ck->read_bytes += (uint64_t)n;
-		if ((rc = feed_rc(ck, csv_reader_commit(ck->rd, (size_t)n)))
-		    != 0)
+		if (got == 0)
+			break;
+		ck->read_bytes += got;
+		if ((rc = feed_rc(ck, csv_reader_commit(ck->rd, got))) != 0)
 			return rc;
 		if (ck->o.on_progress != NULL)
 			ck->o.on_progress(ck->o.arg, ck->read_bytes);
 	}
+	return 0;
 }
 
 /* Bytes of complete records consumed so far. */
