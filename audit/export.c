@@ -10,6 +10,10 @@
  * crash left after it), then appends the new lines and fsyncs, then
  * rewrites export.pos. A day the position does not know is rewritten whole
  * through a temporary file and rename.
+ *
+ * Files are 0640 in the group of the audit-export folder: with run_as,
+ * relgated gives the folder to the sessions' user and group, and the
+ * officer's session (which must not write them) reads them as group.
  */
 #include "config.h"
 
@@ -41,6 +45,65 @@ export_dir(char *out, size_t len, const char *state_dir)
 	if (n < 0 || (size_t)n >= len)
 		return RG_EINVAL;
 	return dir_make(out, 0700) == 0 ? RG_OK : RG_EIO;
+}
+
+/* New files: mode 0640, group of the export folder (see above). */
+static int
+export_perms(int fd, const char *dir)
+{
+	struct stat st;
+
+	if (fchmod(fd, 0640) != 0)
+		return RG_EIO;
+	if (stat(dir, &st) == 0 && st.st_gid != getegid() &&
+	    fchown(fd, (uid_t)-1, st.st_gid) != 0)
+		return RG_EIO;
+	return RG_OK;
+}
+
+/* Write dir/name durably: temporary file, fsync, rename, fsync dir. */
+static int
+export_write(const char *dir, const char *name, const void *data,
+    size_t len, struct diag *d)
+{
+	char path[4200], tmp[4300];
+	const unsigned char *p = data;
+	int fd, rc = RG_OK;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", dir, name,
+	    (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1)
+		return diag_set(d, RG_EIO, tmp, 0, 0, "open: %s",
+		    strerror(errno));
+	if (export_perms(fd, dir) != 0)
+		rc = RG_EIO;
+	while (rc == 0 && len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = RG_EIO;
+		else {
+			p += n;
+			len -= (size_t)n;
+		}
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = RG_EIO;
+	if (close(fd) != 0)
+		rc = RG_EIO;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = RG_EIO;
+	if (rc != 0) {
+		diag_set(d, rc, path, 0, 0, "write: %s", strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	return dir_fsync(dir) == 0 ? RG_OK : RG_EIO;
 }
 
 static int
@@ -129,7 +192,9 @@ rewrite_day(struct audit *a, const char *dir, const char *day, uint64_t upto,
 	if (fd == -1)
 		return diag_set(d, RG_EIO, tmp, 0, 0, "open: %s",
 		    strerror(errno));
-	rc = write_day(a, fd, day, 0, upto, d);
+	rc = export_perms(fd, dir);
+	if (rc == 0)
+		rc = write_day(a, fd, day, 0, upto, d);
 	if (rc == 0 && (fsync(fd) != 0 || fstat(fd, &st) != 0))
 		rc = diag_set(d, RG_EIO, tmp, 0, 0, "fsync: %s",
 		    strerror(errno));
@@ -307,18 +372,17 @@ int
 audit_export_verify(const char *state_dir,
     const struct audit_verify_result *res, struct diag *d)
 {
-	char dir[4096], path[4200];
+	char dir[4096];
 	struct buf b;
 	int rc;
 
 	if (export_dir(dir, sizeof(dir), state_dir) != 0)
 		return diag_set(d, RG_EIO, dir, 0, 0, "mkdir: %s",
 		    strerror(errno));
-	snprintf(path, sizeof(path), "%s/verify.txt", dir);
 	buf_init(&b, 4096);
 	rc = audit_verify_text(res, &b);
 	if (rc == 0)
-		rc = file_write_atomic(path, b.data, b.len, 0600, d);
+		rc = export_write(dir, "verify.txt", b.data, b.len, d);
 	buf_free(&b);
 	return rc;
 }

@@ -33,6 +33,11 @@ while True:
     f.write(s.recv(100000).decode() + "\n"); f.flush()
 ' "$W/log.sock" "$W/syslog.txt" &
 PIDS="$PIDS $!"
+i=0
+while [ ! -S "$W/log.sock" ]; do
+	i=$((i + 1)); [ $i -lt 300 ] || fail "syslog receiver did not start"
+	sleep 0.05
+done
 "$T" serve "$S" --every 20 --syslog "$W/log.sock" --export-interval 1 &
 SPID=$!
 PIDS="$PIDS $SPID"
@@ -155,6 +160,9 @@ last=$(q "SELECT max(seq) FROM records")
 [ "$(q "SELECT type FROM records WHERE seq = $last")" = log.checkpoint ] || fail "no shutdown checkpoint"
 grep -q "^last record: $last$" "$S/audit-export/verify.txt" || fail "verify.txt not current"
 "$R" -c "$C" audit verify --json | python3 -c 'import json,sys; o = json.load(sys.stdin); assert o["ok"] is True and o["bad_seq"] is None' || fail "verify --json"
-# Everything in the state directory is owner-only.
-[ -z "$(find "$S/audit" "$S/audit-export" -perm /077 | head -1)" ] || fail "group/other permissions in the state dir"
+# The log is owner-only; the officer view is read-only for its group
+# (the sessions' group under run_as) and closed to others.
+[ -z "$(find "$S/audit" -perm /077 | head -1)" ] || fail "group/other permissions in audit/"
+[ -z "$(find "$S/audit-export" -perm /027 | head -1)" ] || fail "group-write or other permissions in audit-export/"
+[ "$(stat -c %a "$S/audit-export/verify.txt")" = 640 ] || fail "verify.txt mode"
 echo "audit CLI checks passed"
