@@ -307,7 +307,15 @@ void	sftp_handle_release(struct sftp_server *s, struct handle *h);
 /* 1 when some write handle of this session is open on rootfd-relative rel. */
 int	sftp_open_for_write(const struct sftp_server *s, const char *rel);
 
-/* The operations (sftp_ops.c); each reads its arguments from r. They
+/* Helpers shared by sftp_ops.c and sftp_tree.c. */
+int	sftp_get_resolved(struct sftp_server *s, struct sftp_rd *r,
+	    enum vintent intent, struct vres *res, char *msg, size_t len,
+	    int *bad);
+int	sftp_reply_handle(struct sftp_server *s, struct buf *out, uint32_t id,
+	    int i);
+ssize_t	sftp_read_back(int fd, char *buf, size_t cap);
+
+/* The operations (sftp_ops.c, sftp_tree.c); each reads its arguments from r. They
  * return 0 with a reply in out, or a negative code (fatal). */
 int	sftp_op_open(struct sftp_server *, uint32_t, struct sftp_rd *,
 	    struct buf *);
