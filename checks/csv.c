@@ -557,6 +557,9 @@ csv_reader_feed(struct csv_reader *r, const void *data, size_t len)
 	while (len > 0) {
 		size_t n = r->window - r->len;
 
+		/* a chunk at a time: the records of one parse stay few */
+		if (n > CSV_CHUNK)
+			n = CSV_CHUNK;
 		if (n > len)
 			n = len;
 		memcpy(r->buf + r->len, d, n);
