@@ -765,6 +765,67 @@ test_row_callback_and_json(void **state)
 	done(&r);
 }
 
+/* Several MiB pushed in one call, one thread and two: the same report. */
+static void
+test_big_feed(void **state)
+{
+	struct fixture f;
+	struct buf csv, j1, j2;
+	struct check_opts o;
+	struct checker *ck;
+	struct check_report *rep;
+	struct diag d;
+	int i, th;
+	static char *sexes[] = { (char *)"F", (char *)"M" };
+	struct column_rule *c;
+
+	(void)state;
+	fixture_init(&f);
+	add_col(&f, "id");
+	c = add_col(&f, "sex");
+	c->allowed = sexes;
+	c->n_allowed = 2;
+	add_col(&f, "note");
+	f.ds.one_row_per = (char *)"id";
+	f.qi[0] = (char *)"sex";
+	f.ds.quasi_identifiers = f.qi;
+	f.ds.n_quasi_identifiers = 1;
+	f.ds.k_anonymity = 5;
+	buf_init(&csv, 64u << 20);
+	buf_printf(&csv, "id,sex,note\n");
+	for (i = 0; i < 300000; i++)
+		buf_printf(&csv, "%d,%s,\"text, %s\"\n", i % 299990,
+		    i == 123456 ? "X" : (i % 2 ? "F" : "M"),
+		    i == 250000 ? "AB123456C" : "plain");
+	buf_init(&j1, 1u << 20);
+	buf_init(&j2, 1u << 20);
+	for (th = 1; th <= 2; th++) {
+		check_opts_init(&o);
+		o.today = TODAY;
+		o.threads = th;
+		assert_int_equal(checker_new(&ck, &f.c, &f.ds, &o, &d), 0);
+		assert_int_equal(checker_feed(ck, csv.data, csv.len), 0);
+		assert_int_equal(checker_finish(ck, &rep), 0);
+		assert_int_equal(rep->rows, 300000);
+		assert_int_equal(check_report_json(rep, th == 1 ? &j1 : &j2), 0);
+		check_report_free(rep);
+		checker_free(ck);
+	}
+	buf_cstr(&j1);
+	buf_cstr(&j2);
+	assert_string_equal((char *)j1.data, (char *)j2.data);
+	assert_non_null(strstr((char *)j1.data, "\"rule\": \"values.unique\", "
+	    "\"status\": \"fail\", \"count\": 10, \"rows\": [299991, 299992, "
+	    "299993, 299994, 299995]"));
+	assert_non_null(strstr((char *)j1.data, "\"rows\": [123457], "
+	    "\"column\": \"sex\""));
+	assert_non_null(strstr((char *)j1.data, "\"rows\": [250001], "
+	    "\"column\": \"note\", \"detail\": \"National Insurance"));
+	buf_free(&csv);
+	buf_free(&j1);
+	buf_free(&j2);
+}
+
 static void
 test_row_too_long(void **state)
 {
@@ -822,6 +883,7 @@ main(void)
 		cmocka_unit_test(test_kanon),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_row_callback_and_json),
+		cmocka_unit_test(test_big_feed),
 		cmocka_unit_test(test_row_too_long),
 	};
 
