@@ -230,7 +230,13 @@ const char *check_report_verdict(const struct check_report *r);
 int	check_report_mark(struct check_report *r, const char *rule,
 	    enum check_status st, uint64_t count, const char *column,
 	    const char *detail);
-/* Append the documented JSON object (no newline) to b. */
+/*
+ * Append the documented JSON object (no newline) to b: verdict, contract,
+ * dataset, rows, rules[] (rule, status, and count, rows, column, detail
+ * where there are some), plus bytes, complete (false: not read to the end,
+ * with error), and unmasked {justification, columns} when the contract
+ * releases unmasked identifiers.
+ */
 int	check_report_json(const struct check_report *r, struct buf *b);
 /* Append the human report, a line per rule, to b. */
 int	check_report_text(const struct check_report *r, struct buf *b);
