@@ -184,14 +184,19 @@ struct audit_server_opts {
 	volatile int *stop;
 	int	export_interval;	/* seconds between officer-view
 					 * refreshes; 0: the default, 5 */
+	int	verify_interval;	/* seconds between verifications
+					 * for verify.txt; 0: the default,
+					 * 60 */
 };
 
 /*
  * Run the audit writer of state_dir until *opts->stop: owns the database,
  * listens on STATE_DIR/audit/audit.sock, commits every pending record of
  * every client in one transaction per fsync and answers each with its seq.
- * Makes the gateway key if missing; signs checkpoints every
- * checkpoint_every records and at shutdown; keeps audit-export/ current.
+ * Makes the gateway key if missing; signs checkpoints when it starts, every
+ * checkpoint_every records and at shutdown (in a background thread: no
+ * client waits for gpg); keeps audit-export/ current (day files every
+ * export_interval, verify.txt every verify_interval, both at shutdown).
  * Meant to run in a child process of relgated's master.
  */
 int	audit_server_run(const char *state_dir,

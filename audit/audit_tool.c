@@ -1,7 +1,8 @@
 /*
  * audit/audit_tool.c — rg-audit-tool, a small driver for tests and
  * benchmarks (not installed):
- *   serve STATE [--every N] [--syslog PATH]   run the audit writer until
+ *   serve STATE [--every N] [--syslog PATH] [--export-interval S]
+ *         [--verify-interval S]                run the audit writer until
  *                                             SIGTERM/SIGINT
  *   append STATE N [TAG]                      append N records one by one
  *                                             (through the writer when it
@@ -74,6 +75,9 @@ serve(const char *state, int argc, char **argv)
 		else if (strcmp(argv[i], "--export-interval") == 0 &&
 		    i + 1 < argc)
 			o.export_interval = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--verify-interval") == 0 &&
+		    i + 1 < argc)
+			o.verify_interval = atoi(argv[++i]);
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;

@@ -209,41 +209,77 @@ record_encode(const struct audit_record *r, struct buf *b)
 
 /* One SHA-256 implementation fetched once: OpenSSL 3 looks the algorithm
  * up on every EVP_Digest() otherwise, which costs more than the hash of a
- * small record. */
+ * small record. Each thread keeps a digest context and an encoding buffer
+ * (freed when the thread ends): verification hashes a million records. */
+struct hasher {
+	EVP_MD_CTX *ctx;
+	struct buf b;
+};
+
 static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hasher_key;
+static pthread_once_t hasher_once = PTHREAD_ONCE_INIT;
+static int hasher_ok;
 
 static void
-sha256_fetch(void)
+hasher_free(void *p)
+{
+	struct hasher *h = p;
+
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	buf_free(&h->b);
+	free(h);
+}
+
+static void
+hasher_init(void)
 {
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	hasher_ok = sha256_md != NULL &&
+	    pthread_key_create(&hasher_key, hasher_free) == 0;
+}
+
+static struct hasher *
+hasher_get(void)
+{
+	struct hasher *h;
+
+	pthread_once(&hasher_once, hasher_init);
+	if (!hasher_ok)
+		return NULL;
+	if ((h = pthread_getspecific(hasher_key)) != NULL)
+		return h;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	buf_init(&h->b, 20 * AUDIT_FIELD_MAX + AUDIT_DETAIL_MAX + 1024);
+	if ((h->ctx = EVP_MD_CTX_new()) == NULL ||
+	    pthread_setspecific(hasher_key, h) != 0) {
+		hasher_free(h);
+		return NULL;
+	}
+	return h;
 }
 
 int
 audit_record_hash(const struct audit_record *r, char out[AUDIT_HASH_HEX + 1])
 {
-	/* Per thread, reused: verification hashes a million records. */
-	static _Thread_local EVP_MD_CTX *ctx;
-	static _Thread_local struct buf b;
+	struct hasher *h;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	int rc;
 
 	if (strlen(r->prev) != AUDIT_HASH_HEX)
 		return RG_EINVAL;
-	pthread_once(&sha256_once, sha256_fetch);
-	if (sha256_md == NULL)
+	if ((h = hasher_get()) == NULL)
 		return RG_ECRYPTO;
-	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
-		return RG_ENOMEM;
-	if (b.cap == 0)
-		buf_init(&b, 20 * AUDIT_FIELD_MAX + AUDIT_DETAIL_MAX + 1024);
-	buf_reset(&b);
-	if ((rc = record_encode(r, &b)) != 0)
+	buf_reset(&h->b);
+	if ((rc = record_encode(r, &h->b)) != 0)
 		return rc;
-	if (EVP_DigestInit_ex(ctx, sha256_md, NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, b.data, b.len) != 1 ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+	if (EVP_DigestInit_ex(h->ctx, sha256_md, NULL) != 1 ||
+	    EVP_DigestUpdate(h->ctx, h->b.data, h->b.len) != 1 ||
+	    EVP_DigestFinal_ex(h->ctx, md, &mdlen) != 1)
 		return RG_ECRYPTO;
 	hex_encode(out, md, 32);
 	return RG_OK;

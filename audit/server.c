@@ -65,7 +65,21 @@ struct signer {
 	struct signed_cp q[SIGQ_MAX];
 	size_t	nq;
 	int	wake[2];		/* signer → main thread */
+	/* housekeeping of the officer view, also in this thread */
+	int	dirty_export, dirty_verify;
+	int	export_interval, verify_interval;
 };
+
+/* Bring audit-export/ up to date; verify.txt too when asked. */
+static void
+officer_view_refresh(const char *state_dir, int with_verify)
+{
+	struct audit_verify_result res;
+
+	(void)audit_export_sync(state_dir, NULL);
+	if (with_verify && audit_verify(state_dir, &res, NULL) == 0)
+		(void)audit_export_verify(state_dir, &res, NULL);
+}
 
 struct server {
 	const char *state_dir;
@@ -79,9 +93,6 @@ struct server {
 	size_t	nbatch;
 	uint64_t every;
 	uint64_t last_seq;
-	time_t	last_export;
-	int	dirty;
-	int	interval;
 	struct signer sg;
 };
 
@@ -120,23 +131,49 @@ signer_main(void *arg)
 	struct audit_store *s = NULL;
 	char hash[AUDIT_HASH_HEX + 1];
 	uint64_t seq, after = 0;
+	time_t last_export = 0, last_verify = 0, now;
+	struct timespec ts;
+	int ex, ve;
 
 	if (audit_store_sqlite_open(&s, sg->state_dir, 0, 1, NULL) != 0)
 		return NULL;
 	pthread_mutex_lock(&sg->mu);
 	for (;;) {
-		while (sg->want == sg->done && !sg->quit)
-			pthread_cond_wait(&sg->cv, &sg->mu);
-		if (sg->want == sg->done)
+		if (sg->want == sg->done && !sg->quit) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&sg->cv, &sg->mu, &ts);
+		}
+		if (sg->want != sg->done) {
+			seq = sg->want;
+			memcpy(hash, sg->hash, sizeof(hash));
+			pthread_mutex_unlock(&sg->mu);
+			if (audit_checkpoint_sign_ex(s, sg->state_dir, seq,
+			    hash, after, signer_put, sg, NULL) == 0)
+				after = seq;
+			pthread_mutex_lock(&sg->mu);
+			sg->done = seq;
+			continue;
+		}
+		if (sg->quit)
 			break;
-		seq = sg->want;
-		memcpy(hash, sg->hash, sizeof(hash));
+		/* Nothing to sign: the officer view, at its own pace. */
+		now = time(NULL);
+		ex = sg->dirty_export && now - last_export >=
+		    sg->export_interval;
+		ve = sg->dirty_verify && now - last_verify >=
+		    sg->verify_interval;
+		if (!ex && !ve)
+			continue;
+		sg->dirty_export = 0;
+		if (ve)
+			sg->dirty_verify = 0;
 		pthread_mutex_unlock(&sg->mu);
-		if (audit_checkpoint_sign_ex(s, sg->state_dir, seq, hash, after,
-		    signer_put, sg, NULL) == 0)
-			after = seq;
+		officer_view_refresh(sg->state_dir, ve);
+		last_export = now;
+		if (ve)
+			last_verify = now;
 		pthread_mutex_lock(&sg->mu);
-		sg->done = seq;
 	}
 	pthread_mutex_unlock(&sg->mu);
 	s->ops->close(s);
@@ -358,16 +395,13 @@ reply(struct server *sv, size_t i, int32_t status, uint64_t seq)
 	(void)send(sv->cl[i].fd, r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* Tell the background thread that records were added. */
 static void
-refresh_export(struct server *sv, int with_verify)
+mark_dirty(struct server *sv)
 {
-	struct audit_verify_result res;
-
-	(void)audit_export_sync(sv->state_dir, NULL);
-	if (with_verify && audit_verify(sv->state_dir, &res, NULL) == 0)
-		(void)audit_export_verify(sv->state_dir, &res, NULL);
-	sv->last_export = time(NULL);
-	sv->dirty = 0;
+	pthread_mutex_lock(&sv->sg.mu);
+	sv->sg.dirty_export = sv->sg.dirty_verify = 1;
+	pthread_mutex_unlock(&sv->sg.mu);
 }
 
 static int
@@ -385,7 +419,7 @@ commit_batch(struct server *sv, struct diag *d)
 	}
 	if (rc == 0) {
 		sv->last_seq = sv->batch[sv->nbatch - 1].seq;
-		sv->dirty = 1;
+		mark_dirty(sv);
 	}
 	for (i = 0; i < sv->nbatch; i++)
 		audit_record_clear(&sv->batch[i]);
@@ -415,8 +449,10 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 	sv.sg.wake[0] = sv.sg.wake[1] = -1;
 	sv.every = opts && opts->checkpoint_every ? opts->checkpoint_every :
 	    AUDIT_CHECKPOINT_DEFAULT;
-	sv.interval = opts && opts->export_interval > 0 ?
+	sv.sg.export_interval = opts && opts->export_interval > 0 ?
 	    opts->export_interval : 5;
+	sv.sg.verify_interval = opts && opts->verify_interval > 0 ?
+	    opts->verify_interval : 60;
 	if ((rc = gateway_pgp_ensure(state_dir, fpr, d)) != 0)
 		return rc;
 	/* Only the writer opens the database while it runs: audit_open()
@@ -457,7 +493,7 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 	 * writer left unsigned. */
 	if ((rc = checkpoint_post(&sv, "audit writer started", d)) != 0)
 		goto out;
-	refresh_export(&sv, 1);
+	mark_dirty(&sv);
 	if ((pfd = calloc(CLIENTS_MAX + 2, sizeof(*pfd))) == NULL) {
 		rc = RG_ENOMEM;
 		goto out;
@@ -500,14 +536,12 @@ audit_server_run(const char *state_dir, const struct audit_server_opts *opts,
 			(void)commit_batch(&sv, d);
 		if (pfd[1].revents & POLLIN)
 			signer_drain(&sv.sg, sv.store);
-		if (sv.dirty && time(NULL) - sv.last_export >= sv.interval)
-			refresh_export(&sv, 0);
 	}
 	if (rc == 0) {
 		/* The shutdown checkpoint, then a last officer-view refresh. */
 		rc = checkpoint_post(&sv, "audit writer shutdown", d);
 		signer_stop(&sv.sg, sv.store);
-		refresh_export(&sv, 1);
+		officer_view_refresh(state_dir, 1);
 	}
 out:
 	signer_stop(&sv.sg, sv.store);

@@ -38,7 +38,8 @@ while [ ! -S "$W/log.sock" ]; do
 	i=$((i + 1)); [ $i -lt 300 ] || fail "syslog receiver did not start"
 	sleep 0.05
 done
-"$T" serve "$S" --every 20 --syslog "$W/log.sock" --export-interval 1 &
+"$T" serve "$S" --every 20 --syslog "$W/log.sock" --export-interval 1 \
+    --verify-interval 1 &
 SPID=$!
 PIDS="$PIDS $SPID"
 i=0
@@ -145,6 +146,10 @@ total=$(q "SELECT count(*) FROM records")
 [ "$(wc -l <"$W/export.jsonl")" -eq "$total" ] || fail "export --day"
 cmp "$W/export.jsonl" "$S/audit-export/$today.jsonl" || fail "officer view differs from export"
 [ "$("$R" -c "$C" audit export --day 2000-01-01 | wc -l)" -eq 0 ] || fail "export of an empty day"
+# verify.txt is kept current while the writer runs.
+grep -q '^relgate audit verify: OK$' "$S/audit-export/verify.txt" || fail "verify.txt"
+grep -q "^records: $total$" "$S/audit-export/verify.txt" || {
+	cat "$S/audit-export/verify.txt"; fail "verify.txt not current"; }
 
 # Syslog got every record, RFC 5424 with the structured data element.
 n=$(grep -c '^<8[45]>1 [0-9T:.-]*Z [^ ]* relgate [0-9]* [a-z._]* \[relgate-audit@32473 seq="[0-9]*"' "$W/syslog.txt" || true)
