@@ -85,8 +85,16 @@ audit_event_check(const struct audit_event *ev, struct diag *d)
 		return diag_set(d, RG_EINVAL, "", 0, 0,
 		    "audit outcome '%s' is not ok, denied or failed",
 		    ev->outcome);
-	if (strlen(ev->type) > 64)
-		return diag_set(d, RG_EINVAL, "", 0, 0, "audit type too long");
+	if (strlen(ev->type) > 64 ||
+	    strspn(ev->type, "abcdefghijklmnopqrstuvwxyz0123456789._") !=
+	    strlen(ev->type))
+		return diag_set(d, RG_EINVAL, "", 0, 0,
+		    "audit type '%.64s' is not a stable name", ev->type);
+	/* Checkpoints are made by the log itself (audit_checkpoint()), never
+	 * appended as events: an unsigned one would fail verification. */
+	if (strcmp(ev->type, "log.checkpoint") == 0)
+		return diag_set(d, RG_EPERM, "", 0, 0,
+		    "log.checkpoint is written by the audit log only");
 	for (i = 0; i < RG_ARRAY_LEN(s); i++)
 		if (s[i] != NULL && strlen(s[i]) > AUDIT_FIELD_MAX)
 			return diag_set(d, RG_ETOOBIG, "", 0, 0,

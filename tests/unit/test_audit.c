@@ -122,6 +122,11 @@ test_event_checks(void **st)
 	assert_int_equal(audit_append(a, &ev, NULL), RG_EINVAL);
 	audit_event_init(&ev, "auth.login", "maybe");
 	assert_int_equal(audit_append(a, &ev, NULL), RG_EINVAL);
+	audit_event_init(&ev, "Auth Login", "ok");
+	assert_int_equal(audit_append(a, &ev, NULL), RG_EINVAL);
+	/* Nobody forges a checkpoint through the event API. */
+	audit_event_init(&ev, "log.checkpoint", "ok");
+	assert_int_equal(audit_append(a, &ev, NULL), RG_EPERM);
 	big = malloc(AUDIT_DETAIL_MAX + 2);
 	memset(big, 'x', AUDIT_DETAIL_MAX + 1);
 	big[AUDIT_DETAIL_MAX + 1] = '\0';
@@ -206,6 +211,12 @@ test_wire(void **st)
 	buf_reset(&b);
 	assert_int_equal(buf_append(&b, "\1\0\0\0\3a\0b", 8), 0);
 	assert_int_equal(audit_wire_decode(b.data, b.len, &r), RG_EPROTO);
+	/* A checkpoint sent by a client is refused by the writer. */
+	audit_event_init(&ev, "log.checkpoint", "ok");
+	buf_reset(&b);
+	assert_int_equal(audit_wire_encode(&ev, &b), 0);
+	assert_int_equal(audit_wire_decode(b.data + 4, b.len - 4, &r),
+	    RG_EPROTO);
 	/* An event without outcome is refused by the writer too. */
 	buf_reset(&b);
 	assert_int_equal(buf_append(&b, "\1\0\0\0\1t\0", 7), 0);
