@@ -29,6 +29,7 @@ static const char schema[] =
     " state TEXT NOT NULL, release TEXT NOT NULL DEFAULT '',"
     " rows INTEGER NOT NULL DEFAULT -1, submitted TEXT NOT NULL,"
     " updated TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',"
+    " shown INTEGER NOT NULL DEFAULT 0,"
     " UNIQUE(submitter, folder));"
     "CREATE INDEX IF NOT EXISTS requests_state ON requests(state);"
     "CREATE TABLE IF NOT EXISTS day_counters("
@@ -285,7 +286,8 @@ state_db_request_put(struct state_db *db, const struct request_rec *r)
 
 	now_text(now);
 	st = prep(db, "UPDATE requests SET contract = ?2, dataset = ?3,"
-	    " state = ?4, release = ?5, updated = ?6, note = ?7, rows = ?8"
+	    " state = ?4, release = ?5, updated = ?6, note = ?7, rows = ?8,"
+	    " shown = 0"
 	    " WHERE id = ?1;", r->id, r->contract, r->dataset, r->state,
 	    r->release, now, r->note, NULL);
 	if (st == NULL)
@@ -341,6 +343,32 @@ state_db_requests_in(struct state_db *db, const char *state,
 {
 	return collect_ids(prep(db, "SELECT id FROM requests WHERE state = ?1"
 	    " ORDER BY submitted, id;", state, NULL), ids, n);
+}
+
+/* The status files of a request show its stored state. */
+int
+state_db_request_shown(struct state_db *db, const char *id,
+    const char *updated)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = prep(db, "UPDATE requests SET shown = 1 WHERE id = ?1 AND"
+	    " updated = ?2;", id, updated, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+}
+
+/* Requests whose status files may not show their stored state. */
+int
+state_db_requests_unshown(struct state_db *db, char (**ids)[RG_ID_MAX],
+    size_t *n)
+{
+	return collect_ids(prep(db, "SELECT id FROM requests WHERE shown = 0"
+	    " ORDER BY id;", NULL), ids, n);
 }
 
 /* Record one approval. */

@@ -175,6 +175,18 @@ recover(struct worker *w)
 	int rc;
 
 	sweep_release_tmp(w);
+	/* Status files a crash left behind the stored state. */
+	if ((rc = state_db_requests_unshown(w->db, &ids, &n)) != 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		struct request_rec r;
+
+		if (state_db_request_get(w->db, ids[i], &r) == RG_OK &&
+		    worker_status_write(w, &r) == RG_OK)
+			(void)state_db_request_shown(w->db, r.id, r.updated);
+	}
+	free(ids);
+	ids = NULL;
 	for (k = 0; k < RG_ARRAY_LEN(redo); k++) {
 		if ((rc = state_db_requests_in(w->db, redo[k], &ids, &n)) != 0)
 			return rc;

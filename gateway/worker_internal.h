@@ -84,6 +84,14 @@ int	state_db_request_get(struct state_db *db, const char *id,
 	    struct request_rec *out);
 /* Store contract, dataset, state, release and rows of r (by r->id). */
 int	state_db_request_put(struct state_db *db, const struct request_rec *r);
+/* Mark a request's status files written for the state stored at time
+ * `updated` (a later change is not marked). */
+int	state_db_request_shown(struct state_db *db, const char *id,
+	    const char *updated);
+/* Requests changed since their status files were last written (a crash
+ * in between). *ids (free()) holds *n. */
+int	state_db_requests_unshown(struct state_db *db,
+	    char (**ids)[RG_ID_MAX], size_t *n);
 /* IDs of requests in one state, oldest first. *ids (free()) holds *n. */
 int	state_db_requests_in(struct state_db *db, const char *state,
 	    char (**ids)[RG_ID_MAX], size_t *n);

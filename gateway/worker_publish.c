@@ -137,7 +137,7 @@ worker_decision(struct worker *w, const char *request_id, const char *user)
 	struct request_rec r;
 	struct diag d;
 	char *text = NULL;
-	size_t len, n = 0;
+	size_t len, n = 0, i;
 	char names[APPROVERS_MAX][RG_NAME_MAX];
 	int rc;
 
@@ -204,16 +204,19 @@ worker_decision(struct worker *w, const char *request_id, const char *user)
 		rc = worker_set_state(w, &r, RQ_REJECTED, detail);
 		goto out;
 	}
-	rc = state_db_approval_add(w->db, r.id, user, dd->reason);
-	if (rc == RG_EEXIST) {
-		rc = RG_OK;	/* the same approver again counts once */
-		goto out;
+	/* Audited first, then stored; the same approver counts once. A
+	 * repeated entry (a crash after storing) goes on to the count. */
+	(void)state_db_approvals(w->db, r.id, names, APPROVERS_MAX, &n);
+	for (i = 0; i < n && strcmp(names[i], user) != 0; i++)
+		;
+	if (i == n) {
+		ev.detail = dd->reason;
+		if ((rc = worker_audit(w, &ev)) != RG_OK)
+			goto out;
+		rc = state_db_approval_add(w->db, r.id, user, dd->reason);
+		if (rc != RG_OK && rc != RG_EEXIST)
+			goto out;
 	}
-	if (rc != RG_OK)
-		goto out;
-	ev.detail = dd->reason;
-	if ((rc = worker_audit(w, &ev)) != RG_OK)
-		goto out;
 	(void)state_db_approvals(w->db, r.id, names, APPROVERS_MAX, &n);
 	if ((int)n < (c->approvals_required > 0 ? c->approvals_required : 1)) {
 		rc = worker_status_write(w, &r);

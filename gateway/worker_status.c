@@ -239,5 +239,7 @@ worker_set_state(struct worker *w, struct request_rec *r, const char *state,
 	/* Pick up the stored time of the change. */
 	if (state_db_request_get(w->db, r->id, &cur) == RG_OK)
 		rg_strlcpy(r->updated, cur.updated, sizeof(r->updated));
-	return worker_status_write(w, r);
+	if ((rc = worker_status_write(w, r)) != RG_OK)
+		return rc;
+	return state_db_request_shown(w->db, r->id, r->updated);
 }
