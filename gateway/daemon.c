@@ -125,15 +125,27 @@ daemon_config_load(struct relgated *rd, int reload, struct diag *d)
 		}
 		return rc;
 	}
-	if (!reload)
+	if (reload) {
+		size_t i;
+
+		/* a rejected relgate.yaml keeps the running settings rather
+		 * than falling back to the defaults */
+		for (i = 0; i < cd->n_problems; i++)
+			if (cd->problems[i].kind == 0 && rd->cd != NULL) {
+				log_warnx("reload: relgate.yaml rejected; "
+				    "keeping the settings in force");
+				cd->cfg = rd->cd->cfg;
+				break;
+			}
+		if (strcmp(cd->cfg.state_dir, rd->state_dir) != 0) {
+			log_warnx("reload: state_dir changed to %s; it takes "
+			    "effect at the next start", cd->cfg.state_dir);
+			rg_strlcpy(cd->cfg.state_dir, rd->state_dir,
+			    sizeof(cd->cfg.state_dir));
+		}
+	} else
 		rg_strlcpy(rd->state_dir, cd->cfg.state_dir,
 		    sizeof(rd->state_dir));
-	else if (strcmp(cd->cfg.state_dir, rd->state_dir) != 0) {
-		log_warnx("reload: state_dir changed to %s; it takes effect "
-		    "at the next start", cd->cfg.state_dir);
-		rg_strlcpy(cd->cfg.state_dir, rd->state_dir,
-		    sizeof(cd->cfg.state_dir));
-	}
 	config_dir_free(rd->cd);
 	rd->cd = cd;
 	if (reload) {

@@ -40,6 +40,18 @@ check "iam-jo logs in after the reload" [ "$($PY "$CLIENT" login "$PORT" iam-jo 
 wait "$holder" && rc=0 || rc=$?
 check "the session open across the reload stayed usable ($(tail -1 "$T/hold"))" [ "$rc" -eq 0 ]
 
+# a relgate.yaml broken on reload: rejected and audited, settings kept
+cp "$ETC/relgate.yaml" "$T/good.yaml"
+write_config "max_sessions: many"
+out=$("$RELGATE" -c "$ETC" reload 2>&1) && rc=0 || rc=$?
+check "relgate reload refuses a broken relgate.yaml, naming it (status $rc)" sh -c \
+	"[ $rc -eq 2 ] && echo \"\$1\" | grep -q 'relgate.yaml:'" _ "$out"
+kill -HUP "$PID"
+for _ in $(seq 50); do grep -q "relgate.yaml rejected" "$LOG" && break; sleep 0.1; done
+check "the daemon goes on serving with the settings in force" [ "$($PY "$CLIENT" login "$PORT" staff-ann "$T/keys/staff-ann" >/dev/null 2>&1; echo $?)" -eq 0 ]
+cp "$T/good.yaml" "$ETC/relgate.yaml"	# (relgate audit needs it too)
+check "audit: the broken relgate.yaml was rejected on reload" wait_audit config.rejected failed "" "relgate.yaml"
+
 # SIGTERM: clean stop, pid file gone, no process of ours left, open
 # sessions closed and audited
 $PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 5 > "$T/hold2" 2>&1 &

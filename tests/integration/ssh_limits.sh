@@ -65,4 +65,21 @@ check "once they end staff-ann gets in again" [ "$(login staff-ann "$T/keys/staf
 $PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 5 > "$T/idle" 2>&1 && rc=0 || rc=$?
 check "an idle session is ended after idle_timeout ($(tail -1 "$T/idle"))" [ "$rc" -eq 4 ]
 check "audit: session.close says idle timeout" wait_audit session.close ok staff-ann "idle timeout"
+
+# ---- max_sessions (connections at once, authenticated or not) --------------
+write_config "auth_failures: {per_source: 100, per_user: 100, window: 60, ban: 60}" \
+	"max_sessions: 2" "max_sessions_per_user: 2"
+kill -HUP "$PID"
+for _ in $(seq 50); do [ "$(grep -c 'configuration reloaded' "$LOG")" -ge 2 ] && break; sleep 0.1; done
+$PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 4 > "$T/m1" 2>&1 &
+m1=$!
+$PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 4 > "$T/m2" 2>&1 &
+m2=$!
+for _ in $(seq 50); do grep -q in "$T/m1" && grep -q in "$T/m2" && break; sleep 0.1; done
+check "a third connection past max_sessions 2 is closed before any SSH banner" sh -c \
+	"$PY -c \"import socket; s=socket.create_connection(('127.0.0.1',$PORT),5); s.settimeout(5); assert s.recv(100) == b''\""
+wait "$m1" || :
+wait "$m2" || :
+sleep 0.5
+check "with the others gone a connection is served again" [ "$(login staff-ann "$T/keys/staff-ann")" -eq 0 ]
 finish
