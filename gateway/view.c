@@ -634,6 +634,17 @@ view_resolve(struct view *v, const unsigned char *p, size_t n,
 	if (nc > 1)
 		rg_strlcpy(res->name1, c[1], sizeof(res->name1));
 	rg_strlcpy(res->leaf, c[nc - 1], sizeof(res->leaf));
+	/* Names starting with '.' are hidden at every level below an area
+	 * (markers, the worker's temporary files): absent, and not makeable. */
+	for (i = 1; i < nc; i++)
+		if (c[i][0] == '.') {
+			if (intent == VI_WRITE || intent == VI_MKDIR) {
+				snprintf(msg, len, "Permission denied: names "
+				    "starting with '.' are reserved");
+				return SSH_FX_PERMISSION_DENIED;
+			}
+			return absent(res, intent, msg, len);
+		}
 	if (strcmp(c[0], "requests") == 0 && (roles & ROLE_STAFF)) {
 		res->area = VA_REQUESTS;
 		rc = resolve_requests(v, c, nc, intent, res, msg, len);
@@ -650,7 +661,6 @@ view_resolve(struct view *v, const unsigned char *p, size_t n,
 		rc = resolve_audit(v, c, nc, intent, res, msg, len);
 	} else
 		rc = absent(res, intent, msg, len);
-	(void)i;
 	return rc;
 }
 

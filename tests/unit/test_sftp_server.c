@@ -866,6 +866,10 @@ test_staff_upload_and_submit(void **st)
 	assert_non_null(strstr(names, "data.csv\n"));
 	assert_int_equal(path_op(c, SSH_FXP_STAT,
 	    "/requests/q3/.relgate-request"), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(path_op(c, SSH_FXP_STAT,
+	    "/requests/q3/.relgate-request/x"), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(open_p(c, "/requests/q3/.relgate-request",
+	    SSH_FXF_READ), SSH_FX_NO_SUCH_FILE);
 	/* now read-only, for every write */
 	assert_int_equal(put(c, "/requests/q3/data.csv", "x", 1),
 	    SSH_FX_PERMISSION_DENIED);
