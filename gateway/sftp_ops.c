@@ -142,10 +142,11 @@ sftp_op_open(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 		oflags |= O_RDONLY;
 	if (writing && res->special == VS_DECISION) {
 		/* Uploaded beside the stored decision, renamed on CLOSE. */
-		snprintf(rel, sizeof(rel), "%s/decisions", res->name1);
-		if ((dfd = view_openat(res->rootfd, res->name1, O_PATH |
+		if ((dfd = view_openat(res->rootfd, res->name1, O_RDONLY |
 		    O_DIRECTORY, 0)) >= 0) {
-			(void)mkdirat(dfd, "decisions", 0700);
+			/* a new decisions/ folder is durable in its parent */
+			if (mkdirat(dfd, "decisions", 0700) == 0)
+				(void)fsync(dfd);
 			close(dfd);
 		}
 		snprintf(rel, sizeof(rel), "%s.new", res->rel);
