@@ -159,6 +159,7 @@ sftp_op_open(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 		return i;
 	}
 	/* Only regular files: a FIFO or device is never read or written. */
+	memset(&st, 0, sizeof(st));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		free(res);
