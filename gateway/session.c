@@ -408,8 +408,11 @@ chan_data_cb(ssh_session session, ssh_channel channel, void *data,
 		room = len - used;
 	if (room > 0 && buf_append(&c->in, p + used, room) != RG_OK)
 		room = 0;
-	if (used + room < len)
+	if (used + room < len && !c->held) {
 		c->held = 1;
+		log_debug("%s: sftp input full: holding the window",
+		    c->s->source);
+	}
 	c->since_grow += used + room;
 	return (int)(used + room);
 }

@@ -234,8 +234,136 @@ def cmd_inject_success(args):
     return 1 if opened else 0
 
 
+# ---- back-pressure: requests far ahead of the replies ---------------------
+
+def sftp_packet(ptype, payload):
+    import struct
+    return struct.pack(">IB", len(payload) + 1, ptype) + payload
+
+
+def sstr(b):
+    import struct
+    if isinstance(b, str):
+        b = b.encode()
+    return struct.pack(">I", len(b)) + b
+
+
+def read_packet(ch, buf):
+    import struct
+    while len(buf) < 4:
+        d = ch.recv(1 << 20)
+        if not d:
+            return None, buf
+        buf += d
+    n = struct.unpack(">I", buf[:4])[0]
+    while len(buf) < 4 + n:
+        d = ch.recv(1 << 20)
+        if not d:
+            return None, buf
+        buf += d
+    return buf[4:4 + n], buf[4 + n:]
+
+
+def cmd_flood(args):
+    """flood PORT USER KEY PATH BIG SMALL: BIG 32 KiB READs then SMALL
+    16-byte READs of PATH, all sent before any reply is read; every reply
+    must come back, in order, with the right data."""
+    import struct
+    port, user, key, path, big, small = args[:6]
+    big, small = int(big), int(small)
+    t = transport(port)
+    t.auth_publickey(user, load_key(key))
+    ch = t.open_session()
+    ch.invoke_subsystem("sftp")
+    ch.sendall(sftp_packet(1, struct.pack(">I", 3)))
+    buf = b""
+    pkt, buf = read_packet(ch, buf)
+    assert pkt and pkt[0] == 2, "no VERSION"
+    ch.sendall(sftp_packet(3, struct.pack(">I", 1) + sstr(path) +
+                           struct.pack(">II", 1, 0)))
+    pkt, buf = read_packet(ch, buf)
+    assert pkt and pkt[0] == 102, "OPEN failed: %r" % pkt[:40]
+    handle = pkt[9:9 + struct.unpack(">I", pkt[5:9])[0]]
+    data = open(args[6], "rb").read() if len(args) > 6 else None
+    reqs = []
+    for i in range(big):
+        reqs.append((i * 4096, 32768))
+    for i in range(small):
+        reqs.append(((i * 7) % 100000, 16))
+    sent_all = threading.Event()
+    errors = []
+
+    def sender():
+        try:
+            chunk = []
+            for i, (off, ln) in enumerate(reqs):
+                chunk.append(sftp_packet(5, struct.pack(">I", 10 + i) +
+                                         sstr(handle) +
+                                         struct.pack(">QI", off, ln)))
+                if len(chunk) == 512:
+                    ch.sendall(b"".join(chunk))
+                    chunk = []
+            ch.sendall(b"".join(chunk))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        sent_all.set()
+
+    th = threading.Thread(target=sender)
+    th.start()
+    time.sleep(2)       # let requests pile up far ahead of the replies
+    got = 0
+    for i, (off, ln) in enumerate(reqs):
+        pkt, buf = read_packet(ch, buf)
+        if pkt is None:
+            print("channel ended after %d replies" % got)
+            return 1
+        rid = struct.unpack(">I", pkt[1:5])[0]
+        if pkt[0] != 103 or rid != 10 + i:
+            print("reply %d: type %d id %d" % (i, pkt[0], rid))
+            return 1
+        body = pkt[9:9 + struct.unpack(">I", pkt[5:9])[0]]
+        if data is not None and body != data[off:off + ln]:
+            print("reply %d: wrong data" % i)
+            return 1
+        got += 1
+    th.join()
+    ch.close()
+    t.close()
+    if errors:
+        print("sender: %s" % errors[0])
+        return 1
+    print("%d replies in order with the right data" % got)
+    return 0
+
+
+def cmd_garbage(args):
+    """garbage PORT USER KEY: a 256 MiB length prefix on one channel must
+    close that channel only; a second channel on the same connection keeps
+    working."""
+    import struct
+    port, user, key = args[:3]
+    t = transport(port)
+    t.auth_publickey(user, load_key(key))
+    good = paramiko.SFTPClient.from_transport(t)
+    ch = t.open_session()
+    ch.invoke_subsystem("sftp")
+    ch.sendall(struct.pack(">I", 256 << 20) + b"\x01" + b"A" * 60000)
+    ch.settimeout(10)
+    try:
+        while ch.recv(65536):
+            pass
+        closed = True
+    except socket.timeout:
+        closed = False
+    names = good.listdir("/")
+    t.close()
+    print("bad channel closed=%s, other channel lists %s" % (closed, names))
+    return 0 if closed and names else 1
+
+
 def main():
     cmds = {"login": cmd_login, "hold": cmd_hold,
+            "flood": cmd_flood, "garbage": cmd_garbage,
             "probe-swap": cmd_probe_swap, "methods": cmd_methods,
             "channel-before-auth": cmd_channel_before_auth,
             "inject-success": cmd_inject_success}
