@@ -287,8 +287,23 @@ check "submitted folder is read-only (nothing new on disk)" absent "$SP/s1/late.
 echo "rm /requests/s1/d.csv" | sftp_as staff-ann && fail "remove in a submitted folder"
 check "submitted folder: file still there" [ -f "$SP/s1/d.csv" ]
 
+# WinSCP/lftp style: request.yaml uploaded as .filepart, then renamed into
+# place; the rename submits (legacy RENAME through lftp's mv)
+timeout 120 lftp -c "set sftp:connect-program '$LFTP_CONNECT'; set net:max-retries 1; set net:timeout 10;
+open -u staff-ann, -p $PORT sftp://127.0.0.1;
+mkdir /requests/s2; put $T/d.csv -o /requests/s2/d.csv;
+put $T/request.yaml -o /requests/s2/request.yaml.filepart;
+mv /requests/s2/request.yaml.filepart /requests/s2/request.yaml" >"$T/lftp2.out" 2>&1 || fail "lftp submit: $(cat "$T/lftp2.out")"
+check "rename onto request.yaml submits" [ -f "$SP/s2/.relgate-request" ]
+check "the renamed request.yaml is in place" cmp -s "$T/request.yaml" "$SP/s2/request.yaml"
+# withdrawal: rm request.yaml of a submitted request (not yet approved)
+echo "rm /requests/s2/request.yaml" | sftp_as staff-ann || fail "withdraw: $(cat "$T/out")"
+check "withdrawal marker written" [ -f "$SP/s2/.relgate-withdrawn" ]
+echo "ls /requests/s2" | sftp_as staff-ann || :
+grep -q "request.yaml" "$T/out" && fail "withdrawn request.yaml still listed" || pass "withdrawn request.yaml no longer listed"
+
 "$RELGATE" -c "$ETC" audit list --json > "$T/audit.json" 2>/dev/null || :
-for ty in file.upload file.download access.denied request.submitted; do
+for ty in file.upload file.download access.denied request.submitted request.withdrawn; do
 	check "audit has $ty" grep -q "\"type\": *\"$ty\"" "$T/audit.json"
 done
 check "access.denied names the path" grep -q '"/requests/loose.csv"' "$T/audit.json"
