@@ -252,16 +252,27 @@ tally_merge(struct checker *ck, struct tally *into, const struct tally *from)
 
 /* ---- the header ------------------------------------------------------- */
 
+/* A header name fit for a report: valid UTF-8 kept, control characters
+ * and invalid bytes shown as '?', cut to size. */
 static void
 sanitize_name(char *out, size_t size, const char *p, size_t len)
 {
-	size_t i, n = len < size - 1 ? len : size - 1;
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i = 0, o = 0;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		out[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	while (i < len && o + 1 < size) {
+		int n = utf8_seq_len(u + i, len - i);
+
+		if (n > 1 && o + (size_t)n < size) {
+			memcpy(out + o, p + i, (size_t)n);
+			o += (size_t)n;
+			i += (size_t)n;
+			continue;
+		}
+		out[o++] = (u[i] < 0x20 || u[i] >= 0x7f) ? '?' : p[i];
+		i += n > 1 ? (size_t)n : 1;
 	}
-	out[n] = '\0';
+	out[o] = '\0';
 }
 
 static const struct column_rule *

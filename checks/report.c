@@ -15,6 +15,27 @@
 #define REPORT_MAX_RESULTS	100000
 
 /* Append one result to a report; RG_ETOOBIG past the cap. */
+/* Copy src into dst (size bytes), never cutting a UTF-8 sequence. */
+static void
+copy_utf8(char *dst, const char *src, size_t size)
+{
+	size_t n = rg_strlcpy(dst, src, size), start;
+
+	if (n < size)
+		return;
+	/* truncated: find where the last sequence starts; drop it if cut */
+	n = size - 1;
+	start = n;
+	while (start > 0 && ((unsigned char)dst[start - 1] & 0xc0) == 0x80)
+		start--;
+	if (start > 0)
+		start--;
+	if (utf8_seq_len((const unsigned char *)dst + start, n - start) !=
+	    (int)(n - start))
+		n = start;
+	dst[n] = '\0';
+}
+
 int
 report_add(struct check_report *r, const char *rule, enum check_status st,
     uint64_t count, const uint64_t *rows, size_t n_rows, const char *column,
@@ -39,9 +60,9 @@ report_add(struct check_report *r, const char *rule, enum check_status st,
 		memcpy(res->rows, rows, n_rows * sizeof(*rows));
 	res->n_rows = rows != NULL ? n_rows : 0;
 	if (column != NULL)
-		rg_strlcpy(res->column, column, sizeof(res->column));
+		copy_utf8(res->column, column, sizeof(res->column));
 	if (detail != NULL)
-		rg_strlcpy(res->detail, detail, sizeof(res->detail));
+		copy_utf8(res->detail, detail, sizeof(res->detail));
 	return RG_OK;
 }
 

@@ -283,6 +283,11 @@ test_columns(void **state)
 	check(&r, &f, "b,a\n1,2\n", NULL);
 	expect_status(&r, "columns.allowed", NULL, CHECK_PASS);
 	done(&r);
+	/* names are shown as UTF-8; control and invalid bytes as '?' */
+	check(&r, &f, "b,a,caf\xc3\xa9,x\x01y,\xff\n1,2,3,4,5\n", NULL);
+	assert_non_null(strstr(res(&r, "columns.allowed", NULL)->detail,
+	    "not allowed: caf\xc3\xa9, x?y, ?"));
+	done(&r);
 }
 
 static void
