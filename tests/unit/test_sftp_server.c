@@ -1021,6 +1021,28 @@ test_open_for_write_blocks_submission(void **st)
 }
 
 static void
+test_upload_broken_off(void **st)
+{
+	struct cli *c = login("staff-ann", ROLE_STAFF);
+	unsigned char h[8];
+	struct acount a;
+
+	(void)st;
+	assert_int_equal(path_op(c, SSH_FXP_MKDIR, "/requests/k"), SSH_FX_OK);
+	assert_int_equal(open_p(c, "/requests/k/request.yaml", SSH_FXF_WRITE |
+	    SSH_FXF_CREAT | SSH_FXF_TRUNC), SSH_FX_OK);
+	memcpy(h, c->handle, 8);
+	assert_int_equal(write_at(c, h, 8, 0, good_req, 10), SSH_FX_OK);
+	cli_free(c);		/* the channel goes away before CLOSE */
+	assert_int_equal(audited("file.upload", "/requests/k/request.yaml",
+	    "broken off", &a), 1);
+	assert_int_equal(a.bytes, 10);
+	/* no CLOSE, no submission */
+	assert_false(exists("spool/staff/staff-ann/k/.relgate-request"));
+	assert_int_equal(queued(QUEUE_SUBMIT, NULL), 0);
+}
+
+static void
 test_setstat(void **st)
 {
 	struct cli *c = login("staff-ann", ROLE_STAFF);
@@ -1513,6 +1535,27 @@ test_approver(void **st)
 	}
 	cli_free(c);
 
+	/* a decision upload broken off leaves nothing behind */
+	c = login("staff-ben", ROLE_STAFF | ROLE_APPROVER);
+	assert_int_equal(open_p(c, "/approvals/R-1/decision.yaml",
+	    SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_TRUNC), SSH_FX_OK);
+	{
+		unsigned char h[8];
+
+		memcpy(h, c->handle, 8);
+		assert_int_equal(write_at(c, h, 8, 0, "decision: rej", 13),
+		    SSH_FX_OK);
+	}
+	assert_true(exists("requests/R-1/decisions/staff-ben.yaml.new"));
+	cli_free(c);
+	assert_false(exists("requests/R-1/decisions/staff-ben.yaml.new"));
+	data = slurp("requests/R-1/decisions/staff-ben.yaml", &len);
+	assert_string_equal(data, dec);		/* the stored one stays */
+	free(data);
+	assert_int_equal(queued(QUEUE_DECISION, NULL), 1);
+	assert_int_equal(audited("file.upload",
+	    "/approvals/R-1/decision.yaml", "broken off", NULL), 1);
+
 	/* iam-jo, approver only: no /requests; sees */
 	c = login("iam-jo", ROLE_APPROVER);
 	assert_int_equal(list(c, "/", names, sizeof(names)), SSH_FX_OK);
@@ -1706,6 +1749,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_open_for_write_blocks_submission, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upload_broken_off, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_setstat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traversal, setup,
 		    teardown),
