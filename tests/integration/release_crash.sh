@@ -57,9 +57,13 @@ check_releases() {
 			*.tar.zst.gpg)
 				[ -f "$f.sha256" ] || rl_fail "package without sidecar: $f"
 				(cd "$d" && sha256sum --quiet -c "$(basename "$f").sha256") || rl_fail "sidecar mismatch: $f"
+				# a package that decrypted whole once is unchanged
+				# while its sidecar matches: decrypt each one once
+				grep -qxF "$(cat "$f.sha256")" "$T/verified" 2>/dev/null && continue
 				org=acme-research; case $f in *TEST-2026-0002*) org=beta-analytics ;; esac
 				GNUPGHOME=$T/gpg/$org gpg --batch -q --decrypt "$f" 2>/dev/null | zstd -q -d | tar -t >/dev/null ||
 					rl_fail "package does not decrypt whole: $f"
+				cat "$f.sha256" >> "$T/verified"
 				;;
 			*.tar.zst.gpg.sha256) [ -f "${f%.sha256}" ] || rl_fail "sidecar without package: $f" ;;
 			*) rl_fail "unexpected file in releases: $f" ;;
@@ -85,8 +89,8 @@ check_requests() {
 	done
 }
 
-rl_gen_csv 30000 21 > "$T/a.csv"
-rl_gen_raw 10000 22 > "$T/b.csv"
+rl_gen_csv 20000 21 > "$T/a.csv"
+rl_gen_raw 8000 22 > "$T/b.csv"
 n=0
 add_request() { # CONTRACT FILE
 	n=$((n + 1))
