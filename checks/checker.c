@@ -742,6 +742,7 @@ checker_new(struct checker **out, const struct contract *c,
 	ck->o = *o;
 	ck->uniq_col = ck->dom_total = ck->dom_top = -1;
 	ck->threaded = o->threads > 1;
+	ck->chunk = 1u << 16;	/* grows once the records' size is known */
 	memset(&co, 0, sizeof(co));
 	co.max_field = o->max_field;
 	co.max_row = o->max_row;
@@ -757,6 +758,8 @@ checker_new(struct checker **out, const struct contract *c,
 		checker_free(ck);
 		return rc;
 	}
+	if (ck->threaded)
+		csv_reader_set_chunk(ck->rd, ck->chunk);
 	*out = ck;
 	return 0;
 }
@@ -804,13 +807,15 @@ checker_feed(struct checker *ck, const void *data, size_t len)
 int
 checker_feed_fd(struct checker *ck, int fd, struct diag *d)
 {
-	/* two threads: windows of 1 MiB keep both busy and memory small */
-	size_t most = ck->threaded ? (1u << 20) : (4u << 20);
 	int eof = 0;
 
 	while (!eof) {
 		unsigned char *p;
 		size_t room, got = 0;
+		/* two threads: windows of at most 1 MiB (fewer bytes for tiny
+		 * records, see pipeline_window()) keep both busy and memory
+		 * small */
+		size_t most = ck->threaded ? ck->chunk : (4u << 20);
 		int rc;
 
 		if (ck->incomplete || csv_reader_stopped(ck->rd))

@@ -30,6 +30,7 @@ struct csv_reader {
 	unsigned char *buf;		/* window: data [0, len), sentinel at len */
 	size_t	len;
 	size_t	window;			/* max_row + CSV_CHUNK */
+	size_t	chunk;			/* bytes taken per pass, <= CSV_CHUNK */
 	unsigned long row;		/* index of the next record (0 = header) */
 	uint64_t bytes;			/* consumed (delivered) bytes */
 	int	bom_done;
@@ -83,6 +84,7 @@ csv_reader_new(struct csv_reader **out, const struct csv_opts *o)
 		return RG_EINVAL;
 	}
 	r->window = r->o.max_row + CSV_CHUNK;
+	r->chunk = CSV_CHUNK;
 	/* calloc: untouched pages of a large window cost no memory */
 	r->buf = calloc(1, r->window + CSV_PAD);
 	r->fields = calloc(r->o.max_fields + 1, sizeof(*r->fields));
@@ -520,6 +522,13 @@ csv_reader_double_buffer(struct csv_reader *r, int (*on_window)(void *arg),
 	return 0;
 }
 
+/* Bytes to take per pass (csv_reader_feed); clamped to 4 KiB..1 MiB. */
+void
+csv_reader_set_chunk(struct csv_reader *r, size_t n)
+{
+	r->chunk = n < 4096 ? 4096 : n > CSV_CHUNK ? CSV_CHUNK : n;
+}
+
 /* Room for the next read straight into the window (internal.h). */
 void
 csv_reader_space(struct csv_reader *r, unsigned char **p, size_t *n)
@@ -558,8 +567,8 @@ csv_reader_feed(struct csv_reader *r, const void *data, size_t len)
 		size_t n = r->window - r->len;
 
 		/* a chunk at a time: the records of one parse stay few */
-		if (n > CSV_CHUNK)
-			n = CSV_CHUNK;
+		if (n > r->chunk)
+			n = r->chunk;
 		if (n > len)
 			n = len;
 		memcpy(r->buf + r->len, d, n);

@@ -19,6 +19,8 @@ int	utf8_seq_len(const unsigned char *p, size_t n);
  * the bytes written there (tokenises like csv_reader_feed). */
 void	csv_reader_space(struct csv_reader *r, unsigned char **p, size_t *n);
 int	csv_reader_commit(struct csv_reader *r, size_t n);
+/* Bytes taken per pass by csv_reader_feed (4 KiB..1 MiB). */
+void	csv_reader_set_chunk(struct csv_reader *r, size_t n);
 /* 1 once a fatal problem or a callback stopped the reader. */
 int	csv_reader_stopped(const struct csv_reader *r);
 
@@ -174,6 +176,8 @@ struct checker {
 	struct batch b[2];
 	int	cur;
 	uint64_t seq;
+	size_t	chunk;			/* bytes read per window */
+	uint64_t win_bytes;		/* bytes consumed before this window */
 };
 
 /* checker.c */

@@ -184,6 +184,22 @@ pipeline_window(void *arg)
 	struct batch *b = &ck->b[ck->cur], *other = &ck->b[!ck->cur];
 
 	if (ck->helper_started) {
+		uint64_t now = csv_reader_bytes(ck->rd), used = now -
+		    ck->win_bytes;
+		size_t items = b->nrows + b->nfields;
+
+		/*
+		 * Size the next window so that a batch holds about 64k fields
+		 * and rows: tiny records must not make the batch arrays big.
+		 */
+		ck->win_bytes = now;
+		if (items > 0) {
+			uint64_t want = used * 65536 / items;
+
+			ck->chunk = want < 65536 ? 65536 : want > (1u << 20) ?
+			    (1u << 20) : (size_t)want;
+			csv_reader_set_chunk(ck->rd, ck->chunk);
+		}
 		pthread_mutex_lock(&ck->mu);
 		b->seq = ++ck->seq;
 		b->next = b->done = 0;
