@@ -131,7 +131,7 @@ signer_main(void *arg)
 	struct audit_store *s = NULL;
 	char hash[AUDIT_HASH_HEX + 1];
 	uint64_t seq, after = 0;
-	time_t last_export = 0, last_verify = 0, now;
+	time_t last_export = 0, last_verify = 0, now, verify_cost = 0;
 	struct timespec ts;
 	int ex, ve;
 
@@ -161,8 +161,12 @@ signer_main(void *arg)
 		now = time(NULL);
 		ex = sg->dirty_export && now - last_export >=
 		    sg->export_interval;
+		/* A full verification is spaced by its interval or by 30
+		 * times its own last duration, whichever is longer, so a
+		 * large log never costs more than ~3% of a core. */
 		ve = sg->dirty_verify && now - last_verify >=
-		    sg->verify_interval;
+		    (verify_cost * 30 > sg->verify_interval ?
+		    verify_cost * 30 : sg->verify_interval);
 		if (!ex && !ve)
 			continue;
 		sg->dirty_export = 0;
@@ -171,8 +175,10 @@ signer_main(void *arg)
 		pthread_mutex_unlock(&sg->mu);
 		officer_view_refresh(sg->state_dir, ve);
 		last_export = now;
-		if (ve)
+		if (ve) {
 			last_verify = now;
+			verify_cost = time(NULL) - now;
+		}
 		pthread_mutex_lock(&sg->mu);
 	}
 	pthread_mutex_unlock(&sg->mu);
