@@ -495,6 +495,15 @@ test_rounding_granularity_required(void **state)
 	/* the full postcode is also a raw identifier wherever it stands */
 	expect_status(&r, "identifiers.raw", "pc", CHECK_FAIL);
 	done(&r);
+	check(&r, &f, "amt,pc,sec,ym,req\n"
+	    "10,LS1,LS1 4,2026-01,x\n"
+	    "-15,SW1A,SW,2026,y\n"
+	    ",M,M1 1,,z\n", NULL);
+	expect_status(&r, "values.rounding", NULL, CHECK_PASS);
+	expect_status(&r, "values.granularity", NULL, CHECK_PASS);
+	expect_status(&r, "values.required", NULL, CHECK_PASS);
+	expect_status(&r, "identifiers.raw", NULL, CHECK_PASS);
+	done(&r);
 }
 
 static void
