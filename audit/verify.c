@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,6 +233,184 @@ check_head(struct vstate *v)
 		    (unsigned long long)v->res->last_checkpoint);
 }
 
+/*
+ * Two cores: one thread reads the log (SQLite, copying each record into a
+ * batch), the caller's thread checks and hashes. Batches are a fixed 1 MiB
+ * arena each (a record is at most ~100 KiB), so pointers stay put.
+ */
+#define BATCH_RECS	512
+#define BATCH_ARENA	(1u << 20)
+#define BATCHES		4
+
+struct batch {
+	struct audit_record r[BATCH_RECS];
+	size_t	n;
+	char	*arena;
+	size_t	used;
+};
+
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch b[BATCHES];
+	size_t	head, count;	/* ring of full batches */
+	int	done, stop, rc;
+	struct audit_store *s;
+	struct diag rd;		/* the reader's diagnostic */
+	struct batch *fill;
+};
+
+static char *
+arena_dup(struct batch *b, const char *str)
+{
+	size_t n;
+	char *p;
+
+	if (str == NULL)
+		return NULL;
+	n = strlen(str) + 1;
+	p = b->arena + b->used;
+	memcpy(p, str, n);
+	b->used += n;
+	return p;
+}
+
+/* Hand the batch being filled to the checker; take the next empty one. */
+static int
+pipe_push(struct pipe *pp)
+{
+	pthread_mutex_lock(&pp->mu);
+	pp->count++;
+	pthread_cond_broadcast(&pp->cv);
+	while (pp->count == BATCHES && !pp->stop)
+		pthread_cond_wait(&pp->cv, &pp->mu);
+	pp->fill = &pp->b[(pp->head + pp->count) % BATCHES];
+	pp->fill->n = 0;
+	pp->fill->used = 0;
+	pthread_mutex_unlock(&pp->mu);
+	return pp->stop;
+}
+
+static size_t
+rec_size(const struct audit_record *r)
+{
+	const char *f[] = { r->type, r->outcome, r->user, r->role, r->source,
+	    r->contract, r->request, r->release, r->path, r->sha256,
+	    r->detail };
+	size_t i, n = 0;
+
+	for (i = 0; i < RG_ARRAY_LEN(f); i++)
+		n += f[i] ? strlen(f[i]) + 1 : 0;
+	return n;
+}
+
+static int
+on_read(const struct audit_record *r, void *ctx)
+{
+	struct pipe *pp = ctx;
+	struct batch *b = pp->fill;
+	struct audit_record *c;
+
+	if (b->n == BATCH_RECS || b->used + rec_size(r) > BATCH_ARENA) {
+		if (pipe_push(pp))
+			return 1;
+		b = pp->fill;
+	}
+	c = &b->r[b->n++];
+	*c = *r;
+	c->type = arena_dup(b, r->type);
+	c->outcome = arena_dup(b, r->outcome);
+	c->user = arena_dup(b, r->user);
+	c->role = arena_dup(b, r->role);
+	c->source = arena_dup(b, r->source);
+	c->contract = arena_dup(b, r->contract);
+	c->request = arena_dup(b, r->request);
+	c->release = arena_dup(b, r->release);
+	c->path = arena_dup(b, r->path);
+	c->sha256 = arena_dup(b, r->sha256);
+	c->detail = arena_dup(b, r->detail);
+	return 0;
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct pipe *pp = arg;
+	int rc;
+
+	rc = pp->s->ops->query(pp->s, NULL, on_read, pp, &pp->rd);
+	pthread_mutex_lock(&pp->mu);
+	if (!pp->stop && pp->fill->n > 0)
+		pp->count++;		/* the last, partly filled batch */
+	pp->done = 1;
+	pp->rc = rc < 0 ? rc : 0;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+	return NULL;
+}
+
+/* Read and check every record; returns < 0 when reading failed. */
+static int
+check_records(struct audit_store *s, struct vstate *v, struct diag *d)
+{
+	struct pipe *pp;
+	pthread_t th;
+	struct batch *b;
+	size_t i, k;
+	int stop = 0, rc;
+
+	if ((pp = calloc(1, sizeof(*pp))) == NULL)
+		return RG_ENOMEM;
+	for (k = 0; k < BATCHES; k++)
+		if ((pp->b[k].arena = malloc(BATCH_ARENA)) == NULL) {
+			rc = RG_ENOMEM;
+			goto out;
+		}
+	pthread_mutex_init(&pp->mu, NULL);
+	pthread_cond_init(&pp->cv, NULL);
+	pp->s = s;
+	pp->fill = &pp->b[0];
+	if (pthread_create(&th, NULL, reader_main, pp) != 0) {
+		/* No second thread: do it in this one. */
+		rc = s->ops->query(s, NULL, on_record, v, d);
+		goto out_sync;
+	}
+	for (;;) {
+		pthread_mutex_lock(&pp->mu);
+		while (pp->count == 0 && !pp->done)
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		if (pp->count == 0) {
+			pthread_mutex_unlock(&pp->mu);
+			break;
+		}
+		b = &pp->b[pp->head];
+		pthread_mutex_unlock(&pp->mu);
+		for (i = 0; i < b->n && !stop; i++)
+			stop = on_record(&b->r[i], v);
+		pthread_mutex_lock(&pp->mu);
+		pp->head = (pp->head + 1) % BATCHES;
+		pp->count--;
+		if (stop)
+			pp->stop = 1;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->mu);
+		if (stop)
+			break;
+	}
+	pthread_join(th, NULL);
+	rc = pp->rc;
+	if (rc < 0 && d != NULL)
+		*d = pp->rd;
+out_sync:
+	pthread_mutex_destroy(&pp->mu);
+	pthread_cond_destroy(&pp->cv);
+out:
+	for (k = 0; k < BATCHES; k++)
+		free(pp->b[k].arena);
+	free(pp);
+	return rc;
+}
+
 int
 audit_verify(const char *state_dir, struct audit_verify_result *res,
     struct diag *d)
@@ -252,7 +431,7 @@ audit_verify(const char *state_dir, struct audit_verify_result *res,
 	v.state_dir = state_dir;
 	v.d = d;
 	rg_strlcpy(v.prev, AUDIT_GENESIS, sizeof(v.prev));
-	rc = s->ops->query(s, NULL, on_record, &v, d);
+	rc = check_records(s, &v, d);
 	if (rc < 0)
 		goto out;
 	if (v.err) {

@@ -326,6 +326,42 @@ test_verify_edits(void **st)
 	rmstate(dir);
 }
 
+/* Records of every size pass the two-thread verification intact. */
+static void
+test_verify_large(void **st)
+{
+	struct audit_verify_result res;
+	struct audit_event ev;
+	struct audit *a;
+	char *dir = mkstate(), *detail;
+	int i;
+
+	(void)st;
+	detail = malloc(AUDIT_DETAIL_MAX + 1);
+	assert_non_null(detail);
+	assert_int_equal(audit_open(&a, dir, NULL), 0);
+	for (i = 0; i < 400; i++) {
+		size_t n = (size_t)(i * 7919) % AUDIT_DETAIL_MAX;
+
+		memset(detail, 'a' + i % 26, n);
+		detail[n] = '\0';
+		audit_event_init(&ev, "check.failed", "failed");
+		ev.detail = detail;
+		ev.rows = i;
+		assert_int_equal(audit_append(a, &ev, NULL), 0);
+	}
+	audit_close(a);
+	assert_int_equal(audit_verify(dir, &res, NULL), 0);
+	assert_true(res.ok);
+	assert_int_equal(res.records, 400);
+	db_exec(dir, "UPDATE records SET rows = 0 WHERE seq = 399");
+	assert_int_equal(audit_verify(dir, &res, NULL), 0);
+	assert_false(res.ok);
+	assert_int_equal(res.bad_seq, 399);
+	free(detail);
+	rmstate(dir);
+}
+
 static void
 test_checkpoint_rehash(void **st)
 {
@@ -555,6 +591,7 @@ main(void)
 		cmocka_unit_test(test_wire),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_verify_edits),
+		cmocka_unit_test(test_verify_large),
 		cmocka_unit_test(test_checkpoint_rehash),
 		cmocka_unit_test(test_native_sig),
 		cmocka_unit_test(test_export),
