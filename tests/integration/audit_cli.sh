@@ -140,13 +140,20 @@ n=$(grep -c '"user":"late-user"' "$W/follow.jsonl" || true)
 ! grep -q '"user":"acme-ana"' "$W/follow.jsonl" || fail "follow printed old records"
 
 # export --day equals the officer view the writer keeps current.
-sleep 2
 total=$(q "SELECT count(*) FROM records")
+for i in $(seq 50); do
+	[ "$(wc -l <"$S/audit-export/$today.jsonl")" -eq "$total" ] && break
+	sleep 0.2
+done
 "$R" -c "$C" audit export --day "$today" >"$W/export.jsonl"
 [ "$(wc -l <"$W/export.jsonl")" -eq "$total" ] || fail "export --day"
 cmp "$W/export.jsonl" "$S/audit-export/$today.jsonl" || fail "officer view differs from export"
 [ "$("$R" -c "$C" audit export --day 2000-01-01 | wc -l)" -eq 0 ] || fail "export of an empty day"
 # verify.txt is kept current while the writer runs.
+for i in $(seq 50); do
+	grep -q "^records: $total$" "$S/audit-export/verify.txt" && break
+	sleep 0.2
+done
 grep -q '^relgate audit verify: OK$' "$S/audit-export/verify.txt" || fail "verify.txt"
 grep -q "^records: $total$" "$S/audit-export/verify.txt" || {
 	cat "$S/audit-export/verify.txt"; fail "verify.txt not current"; }
