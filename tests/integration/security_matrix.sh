@@ -41,5 +41,15 @@ check "audit: staff-ann's write into a submitted request is access.denied with i
 	$PY -c 'import json,sys; sys.exit(0 if any(json.loads(l)[\"path\"] == \"/requests/sub1/claims_sample.csv\" for l in sys.stdin) else 1)'"
 check "audit: acme-ana's write attempts are access.denied" sh -c "
 	'$RELGATE' -c '$ETC' audit list --json --type access.denied --user acme-ana | grep -q gateway.asc"
+# No cell value of an extract ever enters the audit trail: the sample's
+# person_id tokens (64 hex digits each) appear nowhere in it.
+"$RELGATE" -c "$ETC" audit list --json > "$T/audit.json"
+check "audit: no cell value of the submitted extracts is in the trail" $PY -c '
+import csv, sys
+vals = [r[0] for r in list(csv.reader(open(sys.argv[1])))[1:] if len(r[0]) >= 16]
+trail = open(sys.argv[2]).read()
+leaked = [v for v in vals if v in trail]
+print("%d values looked for, %d found" % (len(vals), len(leaked)))
+sys.exit(1 if leaked or not vals else 0)' "$D/sample/claims_sample.csv" "$T/audit.json"
 check "the audit chain still verifies" "$RELGATE" -c "$ETC" audit verify
 finish
