@@ -25,18 +25,19 @@
  * - identifiers.raw looks for identifiers standing as words anywhere in a
  *   cell (free text too), in every column, including columns not in the
  *   contract and fields past the header. Kinds: National Insurance number
- *   (HMRC prefix rules, suffix A-D, optional single spaces, any case);
- *   NHS number formatted 3-3-4 (spaces or dashes) with a valid mod-11
+ *   (HMRC prefix rules, suffix A-D, optional single spaces or dashes, any
+ *   case); NHS number formatted 3-3-4 (spaces or dashes) with a valid mod-11
  *   check digit, always; plain 10-digit runs with a valid check digit only
  *   when the column's share of them is far above the 1-in-11 chance rate
  *   (nhs_share_flagged()); a full UK postcode (any case, space optional)
  *   anywhere; a full date (YYYY-MM-DD, YYYY/MM/DD, DD/MM/YYYY, DD-MM-YYYY,
- *   DD.MM.YYYY; a real calendar day in 1850-2199) in any column whose type
- *   is not `date` (a date-typed column carries dates the contract releases
+ *   DD.MM.YYYY, and D/M/YYYY or D.M.YYYY with one-digit day or month; a
+ *   real calendar day in 1850-2199) in any column whose type is not
+ *   `date` (a date-typed column carries dates the contract releases
  *   on purpose; it is still scanned for the other kinds); an email address
  *   (local@domain.tld); a UK phone number (0 + 10 digits, or 0 + 9 digits
- *   formatted for 01/08 numbers, or +44 with 9-10 digits; spaces, dashes,
- *   "(0)" and a bracketed area code allowed).
+ *   formatted for 01/08 numbers, or +44 or 0044 with 9-10 digits; spaces,
+ *   dashes, "(0)" and a bracketed area code allowed).
  *   Cells that cannot hold any of these are not scanned: a well-formed
  *   token of a masked column, a value of an allowed list (unless the list
  *   itself holds an identifier), a valid number of fewer than 10

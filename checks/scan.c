@@ -140,13 +140,13 @@ nino_at(const char *s, size_t len, size_t i)
 	if (i + 9 > len || !nino_prefix_ok(s[i], s[i + 1]))
 		return 0;
 	for (pair = 0; pair < 3; pair++) {
-		if (j < len && s[j] == ' ')
+		if (j < len && (s[j] == ' ' || s[j] == '-'))
 			j++;
 		if (j + 2 > len || !IS_DIGIT(s[j]) || !IS_DIGIT(s[j + 1]))
 			return 0;
 		j += 2;
 	}
-	if (j < len && s[j] == ' ')
+	if (j < len && (s[j] == ' ' || s[j] == '-'))
 		j++;
 	if (j >= len)
 		return 0;
@@ -274,6 +274,26 @@ date_at(const char *s, size_t len, size_t i)
 				return 1;
 		}
 	}
+	/* D/M/YYYY, DD/M/YYYY, D.M.YYYY ...: one-digit day or month */
+	if (n >= 8) {
+		size_t a = IS_DIGIT(p[1]) ? 2 : 1, b;
+		int d, m, y;
+
+		sep = p[a];
+		if (sep != '/' && sep != '.')
+			return 0;
+		b = a + 1;
+		if (b >= n || !IS_DIGIT(p[b]))
+			return 0;
+		m = p[b] - '0';
+		if (b + 1 < n && IS_DIGIT(p[b + 1]))
+			m = m * 10 + (p[++b] - '0');
+		if (b + 6 > n || p[b + 1] != sep || !all_digits(p + b + 2, 4))
+			return 0;
+		d = a == 2 ? num2(p) : p[0] - '0';
+		y = num2(p + b + 2) * 100 + num2(p + b + 4);
+		return ymd_ok(y, m, d) && date_end(s, len, i + b + 6);
+	}
 	return 0;
 }
 
@@ -318,8 +338,10 @@ phone_at(const char *s, size_t len, size_t i)
 	int digits = 0, seps = 0, intl = 0, paren = 0;
 	char first = 0;
 
-	if (s[j] == '+') {
-		if (j + 3 > len || s[j + 1] != '4' || s[j + 2] != '4')
+	if (s[j] == '+' || (j + 4 <= len && memcmp(s + j, "0044", 4) == 0)) {
+		if (s[j] == '0')
+			j++;		/* 0044: the international prefix */
+		else if (j + 3 > len || s[j + 1] != '4' || s[j + 2] != '4')
 			return 0;
 		j += 3;
 		intl = 1;
@@ -456,7 +478,7 @@ ident_scan(const char *s, size_t len, unsigned skip, unsigned *nhs_cand)
 			}
 			if (digits >= 10 && c == '0' && phone_at(s, len, i))
 				found |= 1u << IDENT_PHONE;
-			if (digits >= 8 && !(skip & (1u << IDENT_DATE)) &&
+			if (digits >= 6 && !(skip & (1u << IDENT_DATE)) &&
 			    date_at(s, len, i))
 				found |= 1u << IDENT_DATE;
 		} else if ((c == '+' || c == '(') && digits >= 9 &&

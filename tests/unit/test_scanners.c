@@ -48,6 +48,7 @@ test_nino(void **state)
 	found("AB 12 34 56 C", IDENT_NINO);
 	found("ab123456d", IDENT_NINO);
 	found("ref: JG103759A, thanks", IDENT_NINO);
+	found("AB-12-34-56-C", IDENT_NINO);
 	assert_true(nino_valid("AB123456C", 9));
 	assert_true(nino_valid("AB 12 34 56 C", 13));
 	/* first letter D F I Q U V never used */
@@ -141,6 +142,12 @@ test_date(void **state)
 	found("29/02/1980", IDENT_DATE);
 	found("born 03-11-1975 in Leeds", IDENT_DATE);
 	found("1975-11-03T10:00:00Z", IDENT_DATE);
+	found("1/2/1980", IDENT_DATE);
+	found("dob 3.11.1975", IDENT_DATE);
+	found("12/3/1980", IDENT_DATE);
+	clean("1/13/1980");	/* no 13th month */
+	clean("32/1/1980");
+	clean("1/2/80");	/* two-digit years are not looked for */
 	clean("1981-02-29");	/* not a leap year */
 	clean("2015-03");	/* year-month */
 	clean("31/04/1990");	/* April has 30 days */
@@ -173,6 +180,7 @@ test_phone(void **state)
 	found("+44 20 7946 0958", IDENT_PHONE);
 	found("+44 (0)20 7946 0958", IDENT_PHONE);
 	found("+447700900123", IDENT_PHONE);
+	found("0044 20 7946 0958", IDENT_PHONE);
 	found("call 0161-496-0000 now", IDENT_PHONE);
 	clean("0770090012");	/* ten digits unformatted */
 	clean("00700900123");	/* 00 is not a UK prefix */
