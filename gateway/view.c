@@ -380,9 +380,12 @@ deny(const struct vres *res, enum vintent intent, char *msg, size_t len,
 {
 	struct stat st;
 
+	/* Existence as the view shows it: a symlink, FIFO or device is not
+	 * there either (saying "denied" would reveal it). */
 	if ((intent == VI_REMOVE || intent == VI_RMDIR) &&
 	    (res->kind == VN_NONE || (res->kind == VN_REAL &&
-	    view_statat(res->rootfd, res->rel, &st) != 0))) {
+	    (view_statat(res->rootfd, res->rel, &st) != 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))))) {
 		snprintf(msg, len, "No such file");
 		return SSH_FX_NO_SUCH_FILE;
 	}

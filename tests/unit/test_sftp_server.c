@@ -1218,6 +1218,8 @@ symlinks_never_followed(void)
 		    0);
 		assert_int_equal(path_op(c, SSH_FXP_REMOVE, p),
 		    SSH_FX_NO_SUCH_FILE);
+		assert_int_equal(path_op(c, SSH_FXP_RMDIR, p),
+		    SSH_FX_NO_SUCH_FILE);
 		/* the link is still there, pointing where it did */
 		snprintf(t, sizeof(t), "%s/spool/staff/staff-ann/l/%s", state,
 		    names_[i]);
@@ -1303,6 +1305,10 @@ test_fifo(void **st)
 	    SSH_FX_OK);
 	assert_int_not_equal(put(c, "/requests/f/pipe", "x", 1), SSH_FX_OK);
 	assert_int_equal(path_op(c, SSH_FXP_STAT, "/requests/f/pipe"),
+	    SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(path_op(c, SSH_FXP_REMOVE, "/requests/f/pipe"),
+	    SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(path_op(c, SSH_FXP_RMDIR, "/requests/f/pipe"),
 	    SSH_FX_NO_SUCH_FILE);
 	assert_int_not_equal(path_op(c, SSH_FXP_OPENDIR, "/requests/f/pipe"),
 	    SSH_FX_OK);
