@@ -505,9 +505,9 @@ daemon_child_exited(struct relgated *rd, pid_t pid, int status)
 	}
 }
 
-/* Detach from the terminal. */
+/* Detach from the terminal; stderr stays when logging goes there. */
 int
-daemon_detach(struct diag *d)
+daemon_detach(int keep_stderr, struct diag *d)
 {
 	pid_t pid;
 	int fd;
@@ -531,7 +531,8 @@ daemon_detach(struct diag *d)
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
+		if (!keep_stderr)
+			dup2(fd, STDERR_FILENO);
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}

@@ -189,8 +189,9 @@ int	daemon_start(struct relgated *rd, struct diag *d);
 void	daemon_stop(struct relgated *rd);
 /* Restart a helper that exited (called on SIGCHLD for its pid). */
 void	daemon_child_exited(struct relgated *rd, pid_t pid, int status);
-/* Detach from the terminal (fork, setsid, fork, stdio to /dev/null). */
-int	daemon_detach(struct diag *d);
+/* Detach from the terminal (fork, setsid, fork, stdin and stdout to
+ * /dev/null; stderr too unless keep_stderr). */
+int	daemon_detach(int keep_stderr, struct diag *d);
 /* Append one event through the master's audit handle (logs a failure).
  * Returns the audit_append() result. */
 int	daemon_audit(struct relgated *rd, const char *type,

@@ -130,7 +130,7 @@ main(int argc, char **argv)
 	if (!rd.foreground) {
 		if (rd.cd->cfg.log_syslog)
 			log_init(LOG_TO_SYSLOG, "relgated", rd.debug);
-		if (daemon_detach(&d) != RG_OK) {
+		if (daemon_detach(!rd.cd->cfg.log_syslog, &d) != RG_OK) {
 			diag_format(&d, why, sizeof(why));
 			log_warnx("%s", why);
 			return 1;
