@@ -885,6 +885,34 @@ test_staff_upload_and_submit(void **st)
 	data = slurp("spool/staff/staff-ann/q3/data.csv", &len);
 	assert_int_equal(len, sizeof(csv) - 1);
 	free(data);
+	/* rclone: SETSTAT mtime after CLOSE of a submitted file: accepted,
+	 * nothing changes; a size is refused */
+	{
+		struct buf b;
+		struct stat sb1, sb2;
+
+		snprintf(p, sizeof(p), "%s/spool/staff/staff-ann/q3/"
+		    "request.yaml", state);
+		assert_int_equal(stat(p, &sb1), 0);
+		buf_init(&b, 256);
+		sftp_put_cstring(&b, "/requests/q3/request.yaml");
+		sftp_put_u32(&b, SSH_FILEXFER_ATTR_ACMODTIME);
+		sftp_put_u32(&b, 1000);
+		sftp_put_u32(&b, 1000);
+		send_pkt(c, SSH_FXP_SETSTAT, &b);
+		assert_int_equal(c->status, SSH_FX_OK);
+		assert_int_equal(stat(p, &sb2), 0);
+		assert_int_equal(sb1.st_mtime, sb2.st_mtime);
+		buf_reset(&b);
+		sftp_put_cstring(&b, "/requests/q3/request.yaml");
+		sftp_put_u32(&b, SSH_FILEXFER_ATTR_SIZE);
+		sftp_put_u64(&b, 0);
+		send_pkt(c, SSH_FXP_SETSTAT, &b);
+		assert_int_equal(c->status, SSH_FX_PERMISSION_DENIED);
+		assert_int_equal(stat(p, &sb2), 0);
+		assert_int_equal(sb2.st_size, sizeof(good_req) - 1);
+		buf_free(&b);
+	}
 	/* reading is fine */
 	assert_int_equal(get(c, "/requests/q3/request.yaml", &data, &len),
 	    SSH_FX_OK);
