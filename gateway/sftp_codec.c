@@ -11,6 +11,7 @@
 
 #include "gateway/sftp_internal.h"
 
+/* Store v big-endian at p. */
 void
 sftp_store_u32(unsigned char *p, uint32_t v)
 {
@@ -20,6 +21,7 @@ sftp_store_u32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)v;
 }
 
+/* Read a big-endian uint32 at p. */
 uint32_t
 sftp_load_u32(const unsigned char *p)
 {
@@ -133,12 +135,14 @@ bad:
 	return RG_EPARSE;
 }
 
+/* Append one byte. */
 int
 sftp_put_u8(struct buf *b, uint8_t v)
 {
 	return buf_append(b, &v, 1);
 }
 
+/* Append a big-endian uint32. */
 int
 sftp_put_u32(struct buf *b, uint32_t v)
 {
@@ -148,6 +152,7 @@ sftp_put_u32(struct buf *b, uint32_t v)
 	return buf_append(b, x, 4);
 }
 
+/* Append a big-endian uint64. */
 int
 sftp_put_u64(struct buf *b, uint64_t v)
 {
@@ -175,6 +180,7 @@ sftp_put_string(struct buf *b, const void *p, size_t n)
 	return RG_OK;
 }
 
+/* Append a C string as an SFTP string. */
 int
 sftp_put_cstring(struct buf *b, const char *s)
 {

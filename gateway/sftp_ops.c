@@ -91,6 +91,10 @@ reply_attrs(struct sftp_server *s, struct buf *out, uint32_t id,
 
 /* ---- OPEN / CLOSE ----------------------------------------------------- */
 
+/*
+ * OPEN: resolve for reading or writing, open beneath the view (regular
+ * files only), hand out a handle.
+ */
 int
 sftp_op_open(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -348,6 +352,10 @@ sftp_handle_finish(struct sftp_server *s, struct handle *h, int broken,
 	return finish_download(s, h, broken, msg, len);
 }
 
+/*
+ * CLOSE: finish the handle (durable upload, audit, submission, decision,
+ * download count), then free it.
+ */
 int
 sftp_op_close(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -370,6 +378,7 @@ sftp_op_close(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 
 /* ---- READ / WRITE ----------------------------------------------------- */
 
+/* READ: at most SFTP_MAX_DATA bytes, read straight into the reply. */
 int
 sftp_op_read(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -427,6 +436,7 @@ sftp_op_read(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	return RG_OK;
 }
 
+/* WRITE: from the packet straight to pwrite(); hashes sequential uploads. */
 int
 sftp_op_write(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -492,6 +502,7 @@ sftp_op_write(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 
 /* ---- attributes ------------------------------------------------------- */
 
+/* STAT and LSTAT (the same: no symlink exists in a view). */
 int
 sftp_op_stat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -512,6 +523,7 @@ sftp_op_stat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	return reply_attrs(s, out, id, &st);
 }
 
+/* FSTAT of a file or folder handle. */
 int
 sftp_op_fstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -562,6 +574,10 @@ apply_attrs(int fd, const struct sftp_attrs *a, char *msg, size_t len)
 	return SSH_FX_OK;
 }
 
+/*
+ * SETSTAT: size and times where the role may write; the rest accepted
+ * without change.
+ */
 int
 sftp_op_setstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -615,6 +631,10 @@ sftp_op_setstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	return sftp_reply_status(s, out, id, code, msg);
 }
 
+/*
+ * FSETSTAT: size and times on a write handle (lftp sends them before
+ * CLOSE); the rest accepted without change.
+ */
 int
 sftp_op_fsetstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -693,6 +713,7 @@ reply_statvfs(struct sftp_server *s, struct buf *out, uint32_t id, int fd,
 	return RG_OK;
 }
 
+/* statvfs@openssh.com: the file system of the view. */
 int
 sftp_op_statvfs(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -714,6 +735,7 @@ sftp_op_statvfs(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	    view_statvfs_fd(s->view), res.area != VA_REQUESTS);
 }
 
+/* fstatvfs@openssh.com. */
 int
 sftp_op_fstatvfs(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -731,6 +753,7 @@ sftp_op_fstatvfs(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	    view_statvfs_fd(s->view), !h->writable);
 }
 
+/* fsync@openssh.com: the file is on disk before the reply. */
 int
 sftp_op_fsync(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)

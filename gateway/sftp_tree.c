@@ -59,6 +59,10 @@ collect(void *arg, const char *name, const struct stat *st)
 	return 0;
 }
 
+/*
+ * OPENDIR: a real folder (streamed by READDIR) or a synthetic one (listed
+ * now from the view).
+ */
 int
 sftp_op_opendir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -131,6 +135,7 @@ put_entry(struct sftp_server *s, struct buf *out, const char *name,
 	return RG_OK;
 }
 
+/* READDIR: up to READDIR_MAX entries; EOF then and on every later call. */
 int
 sftp_op_readdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -191,6 +196,7 @@ sftp_op_readdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 
 /* ---- changing the tree ------------------------------------------------ */
 
+/* REMOVE a file (of a submitted request.yaml: the withdrawal). */
 int
 sftp_op_remove(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -229,6 +235,7 @@ sftp_op_remove(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	return sftp_reply_status(s, out, id, code, msg);
 }
 
+/* MKDIR (a request folder), durable in its parent. */
 int
 sftp_op_mkdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -264,6 +271,7 @@ sftp_op_mkdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	return sftp_reply_status(s, out, id, code, msg);
 }
 
+/* RMDIR of an empty, unsubmitted request folder. */
 int
 sftp_op_rmdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -298,6 +306,7 @@ sftp_op_rmdir(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	return sftp_reply_status(s, out, id, code, msg);
 }
 
+/* REALPATH: the normalised path within the view ("." is "/"). */
 int
 sftp_op_realpath(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -426,6 +435,7 @@ out:
 	return sftp_reply_status(s, out, id, code, msg);
 }
 
+/* RENAME (legacy): never replaces an existing file. */
 int
 sftp_op_rename(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)
@@ -433,6 +443,7 @@ sftp_op_rename(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	return do_rename(s, id, r, out, 0);
 }
 
+/* posix-rename@openssh.com: replaces the target. */
 int
 sftp_op_posix_rename(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
     struct buf *out)

@@ -50,12 +50,14 @@ static const char *const approval_files[] = {
 	"report.txt", "status.json", "request.yaml",
 };
 
+/* The session info the view was built for (borrowed). */
 const struct sftp_session_info *
 view_info(const struct view *v)
 {
 	return v->info;
 }
 
+/* The state directory fd (borrowed). */
 int
 view_state_fd(const struct view *v)
 {
