@@ -89,10 +89,19 @@ run_batch() {
 printf 'mkdir /requests/b\n' > "$work/mk.b"; run_batch relgated "$work/mk.b"
 o_dir=$work/ossh; r_dir=/requests/b
 
-declare -A T
+# CPU seconds the server's finished connection processes used (cutime +
+# cstime of the listening process): a load-independent cost per transfer.
+cpu_children() {
+	python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[13])+int(f[14]))/os.sysconf('SC_CLK_TCK'))"
+}
+declare -A T C
 measure() { # measure KEY SERVER BATCH
-	local t0 t1; t0=$(now); run_batch "$2" "$3"; t1=$(now)
+	local t0 t1 c0 c1 p
+	if [ "$2" = openssh ]; then p=$spid; else p=$rpid; fi
+	c0=$(cpu_children "$p"); t0=$(now); run_batch "$2" "$3"; t1=$(now)
+	sleep 0.3; c1=$(cpu_children "$p")
 	T[$1]=$(python3 -c "print(min(${T[$1]:-1e9}, $t1 - $t0))")
+	C[$1]=$(python3 -c "print(min(${C[$1]:-1e9}, $c1 - $c0))")
 }
 for _ in $(seq "$reps"); do
 	echo "put $work/big $o_dir/big" > "$work/op.b"; measure o_put openssh "$work/op.b"
@@ -132,9 +141,11 @@ o_conc=$(concurrent openssh "$o_dir/f16" "$spid")
 r_conc=$(concurrent relgated "$r_dir/f16" "$rpid")
 
 python3 - "$size_mb" "$conc" "${T[o_get]}" "${T[r_get]}" "${T[o_put]}" "${T[r_put]}" \
-    "$o_conc" "$r_conc" "$work/rss.openssh" "$work/rss.relgated" <<'PY'
+    "$o_conc" "$r_conc" "$work/rss.openssh" "$work/rss.relgated" \
+    "${C[o_get]}" "${C[r_get]}" "${C[o_put]}" "${C[r_put]}" <<'PY'
 import sys
 size, conc, og, rg, op, rp, oc, rc = sys.argv[1:9]
+cog, crg, cop, crp = map(float, sys.argv[11:15])
 size, conc = float(size) * 1.048576, int(conc)
 og, rg, op, rp, oc, rc = map(float, (og, rg, op, rp, oc, rc))
 def rss(path):
@@ -143,6 +154,7 @@ def rss(path):
 agg = conc * 16 * 1.048576
 print(f"get  {size:.0f} MB: openssh {og:.2f} s ({size/og:.0f} MB/s)  relgated {rg:.2f} s ({size/rg:.0f} MB/s)  ratio {og/rg:.2f}x")
 print(f"put  {size:.0f} MB: openssh {op:.2f} s ({size/op:.0f} MB/s)  relgated {rp:.2f} s ({size/rp:.0f} MB/s)  ratio {op/rp:.2f}x")
+print(f"server CPU per transfer (user+sys of the connection processes): get openssh {cog:.2f} s relgated {crg:.2f} s; put openssh {cop:.2f} s relgated {crp:.2f} s")
 print(f"{conc} x 16 MiB gets: openssh {oc:.2f} s ({agg/oc:.0f} MB/s)  relgated {rc:.2f} s ({agg/rc:.0f} MB/s)  ratio {oc/rc:.2f}x")
 for name, p in (("openssh sshd", sys.argv[9]), ("relgated", sys.argv[10])):
     a, m, n = rss(p)

@@ -736,6 +736,12 @@ chan_pump(struct chan *c)
 	}
 	if (c->held && c->in.len + 64 * 1024 <= IN_CAP)
 		return 1;
+	/*
+	 * A window adjust may have been read while libssh flushed our last
+	 * write: then no socket event will come, and replies must go now.
+	 */
+	if (c->out.len > c->out_off && ssh_channel_window_size(c->ch) > 0)
+		return 1;
 	return chan_ready(c);
 }
 
