@@ -428,7 +428,7 @@ dispatch_extended(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 
 /* Handle one packet (payload without the length). */
 static int
-process(struct sftp_server *s, const unsigned char *p, size_t len,
+process_one(struct sftp_server *s, const unsigned char *p, size_t len,
     struct buf *out)
 {
 	struct sftp_rd r;
@@ -469,6 +469,19 @@ process(struct sftp_server *s, const unsigned char *p, size_t len,
 	}
 	return sftp_reply_status(s, out, id, SSH_FX_OP_UNSUPPORTED,
 	    "Unsupported request");
+}
+
+/* Handle one packet; on a fatal error no half-built reply is left in out. */
+static int
+process(struct sftp_server *s, const unsigned char *p, size_t len,
+    struct buf *out)
+{
+	size_t mark = out->len;
+	int rc;
+
+	if ((rc = process_one(s, p, len, out)) < 0)
+		out->len = mark;
+	return rc;
 }
 
 /* ---- the seam --------------------------------------------------------- */

@@ -1422,6 +1422,26 @@ test_read_write_bounds(void **st)
 	assert_int_equal(read_at(c, h, 8, UINT64_MAX, 10), SSH_FX_EOF);
 	assert_int_equal(read_at(c, h, 8, (uint64_t)INT64_MAX, 0xffffffffu),
 	    SSH_FX_EOF);
+	/* a reply that does not fit the caller's buffer: fatal, and no
+	 * half-built reply is left behind */
+	{
+		struct buf b;
+		size_t mark, cap = c->out.cap;
+
+		buf_init(&b, 256);
+		sftp_packet_begin(&b, SSH_FXP_READ, &mark);
+		sftp_put_u32(&b, 99);
+		sftp_put_string(&b, h, 8);
+		sftp_put_u64(&b, 0);
+		sftp_put_u32(&b, 65536);
+		sftp_packet_end(&b, mark);
+		c->out.cap = 1000;
+		send_raw(c, b.data, b.len);
+		assert_true(c->rc < 0);
+		assert_int_equal(c->out.len, 0);
+		c->out.cap = cap;
+		buf_free(&b);
+	}
 	assert_int_equal(hop(c, SSH_FXP_CLOSE, h, 8), SSH_FX_OK);
 	/* WRITE at an offset that would overflow */
 	assert_int_equal(open_p(c, "/requests/b/o", SSH_FXF_WRITE |
