@@ -894,6 +894,10 @@ session_run(const struct session_params *p)
 		log_warnx("%s: %s", s.source, ssh_get_error(p->sshbind));
 		goto out;
 	}
+	/* no zlib: less code on the path of client bytes */
+	if (ssh_options_set(s.ssh, SSH_OPTIONS_COMPRESSION_C_S, "none") < 0 ||
+	    ssh_options_set(s.ssh, SSH_OPTIONS_COMPRESSION_S_C, "none") < 0)
+		goto out;
 	ssh_callbacks_init(&s.cb);
 	s.cb.userdata = &s;
 	s.cb.auth_pubkey_function = auth_pubkey_cb;

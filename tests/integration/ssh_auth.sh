@@ -62,5 +62,17 @@ cp "$T/keys/sec-oli" "$T/keys/imposter"; cp "$T/keys/sec-oli.pub" "$T/keys/impos
 check "OpenSSH sftp as staff-ann with sec-oli's key fails" sh -c \
 	"! timeout 30 sftp -q $SSH_OPTS -P $PORT -i $T/keys/sec-oli -b $T/ls.b staff-ann@127.0.0.1 >/dev/null 2>&1"
 
+# modern algorithms only, strict key exchange, no compression
+algo_refused() { # algo_refused OPTION: a connection with only that fails
+	! timeout 20 ssh $SSH_OPTS -o "$1" -p "$PORT" -i "$T/keys/staff-ann" staff-ann@127.0.0.1 true >/dev/null 2>&1
+}
+check "CBC ciphers are refused" algo_refused Ciphers=aes128-cbc,aes256-cbc
+check "SHA-1 MACs are refused" algo_refused MACs=hmac-sha1,hmac-sha1-etm@openssh.com
+check "SHA-1 key exchange is refused" algo_refused KexAlgorithms=diffie-hellman-group14-sha1,diffie-hellman-group1-sha1
+check "an ssh-rsa (SHA-1) host key is refused" algo_refused HostKeyAlgorithms=ssh-rsa
+timeout 20 ssh -vvv -C $SSH_OPTS -p "$PORT" -i "$T/keys/staff-ann" staff-ann@127.0.0.1 true > "$T/kex.log" 2>&1 || :
+check "strict key exchange is used (Terrapin)" grep -q "will use strict KEX ordering" "$T/kex.log"
+check "no compression is offered" grep -Eq "compression ctos: none.?$" "$T/kex.log"
+
 check "the daemon still serves after all that" sftp_as staff-ann "$T/ls.b"
 finish
