@@ -22,7 +22,10 @@ fi
 W=$(mktemp -d /tmp/rg-audit-bench.XXXXXX)
 SPID=
 cleanup() {
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
+	if [ -n "$SPID" ]; then
+		kill "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
 	for g in "$W"/*/gnupg; do
 		[ -d "$g" ] && gpgconf --homedir "$g" --kill all 2>/dev/null
 	done

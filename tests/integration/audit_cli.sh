@@ -11,7 +11,9 @@ T=$top_builddir/audit/rg-audit-tool
 W=$(mktemp -d /tmp/rg-auditcli.XXXXXX)
 PIDS=
 cleanup() {
+	# Wait for each: a writer still stopping would write into $W again.
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
 	[ -d "$W/state/gnupg" ] && gpgconf --homedir "$W/state/gnupg" --kill all 2>/dev/null
 	rm -rf "$W" 2>/dev/null || { sleep 1; rm -rf "$W"; }
 }

@@ -14,7 +14,10 @@ T=$top_builddir/audit/rg-audit-tool
 W=$(mktemp -d /tmp/rg-conc.XXXXXX)
 SPID=
 cleanup() {
-	[ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null || true
+	if [ -n "$SPID" ]; then
+		kill -9 "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
 	for g in "$W"/*/gnupg; do
 		[ -d "$g" ] && gpgconf --homedir "$g" --kill all 2>/dev/null
 	done

@@ -9,7 +9,10 @@ T=$top_builddir/audit/rg-audit-tool
 command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
 W=$(mktemp -d /tmp/rg-tamper.XXXXXX)
 cleanup() {
-	[ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null || true
+	if [ -n "${SPID:-}" ]; then
+		kill "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
 	for g in "$W"/*/gnupg; do
 		[ -d "$g" ] && gpgconf --homedir "$g" --kill all 2>/dev/null
 	done
