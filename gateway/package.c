@@ -33,6 +33,7 @@ struct stage {
 	int	fd;
 	int	failed;
 	int	discard;	/* aborting: drop everything written */
+	uint64_t written, kicked;	/* writeback started up to kicked */
 	char	path[1024];
 	char	err[256];
 };
@@ -68,6 +69,8 @@ fd_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 		p += n;
 		left -= (size_t)n;
 	}
+	s->written += len;
+	worker_writeback(s->fd, s->written, &s->kicked);
 	return (la_ssize_t)len;
 }
 

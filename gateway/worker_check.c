@@ -791,8 +791,6 @@ conclude:
 	for (i = 0; passed && i < j.n_files; i++)
 		if (!check_report_passed(j.files[i].report))
 			passed = 0;
-	if (j.error[0])
-		j.n_files = 0;	/* reports of a broken pass are not shown */
 	rc = conclude(&j, passed);
 out:
 	free(chunk);
@@ -847,7 +845,12 @@ worker_submit(struct worker *w, const char *user, const char *folder)
 			rc = file_write_atomic(dst, yaml, ylen,
 			    WORKER_SHARED_FILE, &d);
 		free(yaml);
-		if (rc != RG_OK && rc != RG_ETOOBIG && rc != RG_ENOENT) {
+		if (rc == RG_ENOENT) {
+			/* Removed before the worker came to it: withdrawn. */
+			return worker_set_state(w, &r, RQ_WITHDRAWN,
+			    "request.yaml removed before the checks");
+		}
+		if (rc != RG_OK && rc != RG_ETOOBIG) {
 			log_warnx("%s: %s", r.id, d.msg);
 			return rc;
 		}

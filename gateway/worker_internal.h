@@ -235,6 +235,13 @@ int	worker_audit(struct worker *w, const struct audit_event *ev);
 #define WORKER_SHARED_DIR	0750
 #define WORKER_DECISIONS_DIR	0770	/* sessions store decisions there */
 
+/*
+ * Start writeback of what was written to fd since *kicked once 8 MiB have
+ * gathered (off is the file size so far), so that the fsync before a
+ * rename finds little left to write. Best effort.
+ */
+void	worker_writeback(int fd, uint64_t off, uint64_t *kicked);
+
 /* mkdir -p, then set exactly mode on the last component. */
 int	worker_mkdir(const char *path, mode_t mode);
 /* Path helpers: snprintf into out; RG_EINVAL when it does not fit. */

@@ -494,6 +494,7 @@ struct cipher_dst {
 	int	fd;
 	EVP_MD_CTX *sha;
 	uint64_t bytes;
+	uint64_t kicked;
 };
 
 static long
@@ -515,6 +516,7 @@ cipher_write(void *arg, const void *buf, size_t len)
 		left -= (size_t)n;
 	}
 	c->bytes += len;
+	worker_writeback(c->fd, c->bytes, &c->kicked);
 	return (long)len;
 }
 
@@ -549,7 +551,7 @@ worker_publish(struct worker *w, const char *request_id)
 	const struct contract *c;
 	struct package_file pf[2];
 	struct plain_src src = { NULL, 0, -1 };
-	struct cipher_dst dst = { -1, NULL, 0 };
+	struct cipher_dst dst = { -1, NULL, 0, 0 };
 	struct buf man, sums, head;
 	struct audit_event ev;
 	struct request_rec r;

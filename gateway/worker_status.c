@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,17 @@ worker_path(char *out, size_t len, const char *fmt, ...)
 	n = vsnprintf(out, len, fmt, ap);
 	va_end(ap);
 	return n < 0 || (size_t)n >= len ? RG_EINVAL : RG_OK;
+}
+
+/* Start writeback of the last 8 MiB or more written to fd. */
+void
+worker_writeback(int fd, uint64_t off, uint64_t *kicked)
+{
+	if (off - *kicked < (8u << 20))
+		return;
+	(void)sync_file_range(fd, (off_t)*kicked, (off_t)(off - *kicked),
+	    SYNC_FILE_RANGE_WRITE);
+	*kicked = off;
 }
 
 /* mkdir -p, then set exactly mode on the last component. */
