@@ -202,5 +202,28 @@ run_worker
 grep -q "rows.total" "$S/spool/staff/staff-ann/q7/report.txt" || rl_fail "rows.total not named"
 rl_ok "max_releases enforced from the gateway's totals (rows.total)"
 
+# 12. a request of two files: both checked, both in the package
+rl_gen_raw 300 8 > "$T/m1.csv"
+rl_gen_raw 200 9 > "$T/m2.csv"
+rl_spool staff-ben q8 TEST-2026-0002 "$T/m1.csv" "$T/m2.csv"
+enqueue submit staff-ben q8
+run_worker
+[ "$(state_of staff-ben q8)" = awaiting_approval ] || { cat "$S/spool/staff/staff-ben/q8/report.txt"; rl_fail "q8 not awaiting"; }
+grep -q "== m2.csv" "$S/spool/staff/staff-ben/q8/report.txt" || rl_fail "second file not in the report"
+R8=$(id_of staff-ben q8)
+mkdir -p "$S/requests/$R8/decisions"
+for a in iam-jo staff-ann; do
+	printf 'decision: approve\nreason: ok\n' > "$S/requests/$R8/decisions/$a.yaml"
+	enqueue decision "$R8" "$a"
+done
+run_worker
+[ "$(state_of staff-ben q8)" = published ] || { tail "$T/worker.log"; rl_fail "q8 not published"; }
+REL8=$(rl_json "$S/spool/staff/staff-ben/q8/status.json" release)
+GNUPGHOME=$T/gpg/beta-analytics gpg --batch -q --decrypt "$S/releases/TEST-2026-0002/$REL8.tar.zst.gpg" 2>/dev/null > "$T/p8.tar.zst" || rl_fail "q8 decrypt"
+mkdir -p "$T/x8" && (cd "$T/x8" && tar --zstd -xf ../p8.tar.zst && cd "$REL8" && sha256sum --quiet -c SHA256SUMS) || rl_fail "q8 sums"
+[ "$(wc -l < "$T/x8/$REL8/data/m1.csv")" = 301 ] && [ "$(wc -l < "$T/x8/$REL8/data/m2.csv")" = 201 ] || rl_fail "q8 files"
+[ "$(grep -c data/ "$T/x8/$REL8/SHA256SUMS")" = 2 ] || rl_fail "q8 SHA256SUMS"
+rl_ok "a request of two files: both checked, masked and packaged"
+
 "$RELGATE" -c "$C" audit verify >/dev/null || rl_fail "audit verify"
 rl_ok "audit trail verifies"
