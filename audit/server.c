@@ -161,12 +161,13 @@ signer_main(void *arg)
 		now = time(NULL);
 		ex = sg->dirty_export && now - last_export >=
 		    sg->export_interval;
-		/* A full verification is spaced by its interval or by 30
-		 * times its own last duration, whichever is longer, so a
-		 * large log never costs more than ~3% of a core. */
+		/* A full verification is spaced by its interval, or for a
+		 * log that takes 10 s or more to verify by 30 times that, so
+		 * a large log never costs more than ~3% of a core. */
 		ve = sg->dirty_verify && now - last_verify >=
-		    (verify_cost * 30 > sg->verify_interval ?
-		    verify_cost * 30 : sg->verify_interval);
+		    (verify_cost >= 10 && verify_cost * 30 >
+		    sg->verify_interval ? verify_cost * 30 :
+		    sg->verify_interval);
 		if (!ex && !ve)
 			continue;
 		sg->dirty_export = 0;

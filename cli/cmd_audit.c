@@ -407,6 +407,10 @@ do_follow(const char *state, struct aopts *o)
 	uint64_t last;
 	int rc = 0;
 
+	/* Handlers first: a follow stopped while starting still exits 0. */
+	signal(SIGINT, on_sig);
+	signal(SIGTERM, on_sig);
+	signal(SIGPIPE, on_sig);
 	if (open_ro(state, &a) != 0)
 		return 2;
 	if (o->f.after_seq == 0) {
@@ -416,9 +420,6 @@ do_follow(const char *state, struct aopts *o)
 		}
 		o->f.after_seq = last;
 	}
-	signal(SIGINT, on_sig);
-	signal(SIGTERM, on_sig);
-	signal(SIGPIPE, on_sig);
 	print_header(o);
 	fflush(stdout);
 	fc.o = o;

@@ -554,7 +554,9 @@ test_server(void **st)
 		memset(&o, 0, sizeof(o));
 		o.checkpoint_every = 4;
 		o.stop = &srv_stop;
-		_exit(audit_server_run(dir, &o, NULL) == 0 ? 0 : 1);
+		i = audit_server_run(dir, &o, NULL) == 0 ? 0 : 1;
+		free(dir);
+		_exit(i);
 	}
 	for (i = 0; i < 300 && stat(sock, &sb) != 0; i++)
 		usleep(20000);
