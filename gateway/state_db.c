@@ -61,6 +61,39 @@ exec_sql(struct state_db *db, const char *sql)
 	    RG_OK : RG_EDB;
 }
 
+/* Columns added after the first schema: add them to an older state.db
+ * (user_version records how far it was brought). */
+static int
+migrate(struct state_db *db)
+{
+	static const char *const steps[] = {
+		"ALTER TABLE requests ADD COLUMN note TEXT NOT NULL DEFAULT '';",
+		"ALTER TABLE requests ADD COLUMN shown INTEGER NOT NULL"
+		" DEFAULT 0;",
+	};
+	sqlite3_stmt *st;
+	int version = 0;
+	size_t i;
+
+	if (sqlite3_prepare_v2(db->db, "PRAGMA user_version;", -1, &st,
+	    NULL) != SQLITE_OK)
+		return RG_EDB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	for (i = (size_t)version; i < RG_ARRAY_LEN(steps); i++) {
+		char v[64];
+
+		/* A new database has the column already: that error is
+		 * expected and harmless. */
+		(void)exec_sql(db, steps[i]);
+		snprintf(v, sizeof(v), "PRAGMA user_version = %zu;", i + 1);
+		if (exec_sql(db, v) != 0)
+			return RG_EDB;
+	}
+	return RG_OK;
+}
+
 /* Open (creating) STATE/state.db. */
 int
 state_db_open(struct state_db **out, const char *state_dir, struct diag *d)
@@ -87,7 +120,7 @@ state_db_open(struct state_db **out, const char *state_dir, struct diag *d)
 	if (exec_sql(db, "PRAGMA journal_mode=WAL;") != 0 ||
 	    exec_sql(db, "PRAGMA synchronous=FULL;") != 0 ||
 	    exec_sql(db, "PRAGMA foreign_keys=ON;") != 0 ||
-	    exec_sql(db, schema) != 0) {
+	    exec_sql(db, schema) != 0 || migrate(db) != 0) {
 		diag_set(d, RG_EDB, path, 0, 0, "%s", sqlite3_errmsg(db->db));
 		state_db_close(db);
 		return RG_EDB;
