@@ -874,6 +874,7 @@ session_run(const struct session_params *p)
 	sa.sa_handler = sess_on_term;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);	/* end politely, audited */
+	sigaction(SIGINT, &sa, NULL);	/* ^C on a foreground relgated */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	/* a backstop should libssh ever block past the grace time */
