@@ -137,6 +137,11 @@ daemon_config_load(struct relgated *rd, int reload, struct diag *d)
 				cd->cfg = rd->cd->cfg;
 				break;
 			}
+		if (rd->cd != NULL && (strcmp(cd->cfg.listen,
+		    rd->cd->cfg.listen) != 0 || cd->cfg.port !=
+		    rd->cd->cfg.port))
+			log_warnx("reload: listen/port changed; the new "
+			    "address is used at the next start");
 		if (strcmp(cd->cfg.state_dir, rd->state_dir) != 0) {
 			log_warnx("reload: state_dir changed to %s; it takes "
 			    "effect at the next start", cd->cfg.state_dir);
