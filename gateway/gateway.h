@@ -96,7 +96,7 @@ struct audit;
 
 #define RELGATED_PIDFILE	"relgated.pid"	/* inside state_dir */
 #define RELGATED_LOGIN_GRACE	60	/* seconds to authenticate */
-#define RELGATED_MAX_AUTH_TRIES	6	/* public-key attempts a connection */
+#define RELGATED_MAX_AUTH_TRIES	6	/* refused attempts a connection */
 #define RELGATED_MAX_CHANNELS	8	/* open channels a connection */
 
 /* The master's state. */

@@ -132,6 +132,7 @@ auth_refuse(struct sess *s, const char *user, int audit_now,
 	va_start(ap, fmt);
 	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
 	va_end(ap);
+	s->auth_tries++;	/* refusals count, as OpenSSH's MaxAuthTries */
 	s->reason_audited = 0;
 	if (audit_now) {
 		sess_audit(s, "auth.failed", "denied", user, s->reason);
@@ -235,7 +236,6 @@ auth_password_cb(ssh_session session, const char *user, const char *pw,
 
 	(void)session;
 	(void)pw;
-	s->auth_tries++;
 	if (user != NULL && user_name_ok(user))
 		rg_strlcpy(s->tried_user, user, sizeof(s->tried_user));
 	return auth_refuse(s, user_name_ok(user) ? user : "-", 0,
@@ -254,7 +254,8 @@ auth_pubkey_cb(ssh_session session, const char *user,
 	(void)session;
 	if (s->authenticated)
 		return SSH_AUTH_DENIED;
-	s->auth_tries++;
+	if (s->auth_tries >= RELGATED_MAX_AUTH_TRIES)
+		return SSH_AUTH_DENIED;	/* the loop ends the connection */
 	if (user == NULL || !user_name_ok(user))
 		return auth_refuse(s, "-", 0, "malformed user name");
 	rg_strlcpy(s->tried_user, user, sizeof(s->tried_user));
@@ -776,7 +777,7 @@ sess_authenticate(struct sess *s)
 			    sizeof(s->end_reason));
 			return 0;
 		}
-		if (s->auth_tries > RELGATED_MAX_AUTH_TRIES) {
+		if (s->auth_tries >= RELGATED_MAX_AUTH_TRIES) {
 			rg_strlcpy(s->end_reason,
 			    "too many authentication attempts",
 			    sizeof(s->end_reason));

@@ -62,6 +62,9 @@ cp "$T/keys/sec-oli" "$T/keys/imposter"; cp "$T/keys/sec-oli.pub" "$T/keys/impos
 check "OpenSSH sftp as staff-ann with sec-oli's key fails" sh -c \
 	"! timeout 30 sftp -q $SSH_OPTS -P $PORT -i $T/keys/sec-oli -b $T/ls.b staff-ann@127.0.0.1 >/dev/null 2>&1"
 
+out=$($PY "$CLIENT" tries "$PORT" staff-ann "$T/keys/sec-oli" "$T/keys/staff-ann") && rc=0 || rc=$?
+check "after 6 refused attempts a connection gets no more ($out)" [ "$rc" -eq 0 ]
+
 # modern algorithms only, strict key exchange, no compression
 algo_refused() { # algo_refused OPTION: a connection with only that fails
 	! timeout 20 ssh $SSH_OPTS -o "$1" -p "$PORT" -i "$T/keys/staff-ann" staff-ann@127.0.0.1 true >/dev/null 2>&1

@@ -361,8 +361,32 @@ def cmd_garbage(args):
     return 0 if closed and names else 1
 
 
+def cmd_tries(args):
+    """tries PORT USER WRONG_KEY GOOD_KEY: after 6 refused keys on one
+    connection the right key is refused too (the connection ends)."""
+    port, user, wrong, good = args[:4]
+    t = transport(port)
+    refused = 0
+    for _ in range(6):
+        try:
+            t.auth_publickey(user, load_key(wrong))
+        except (paramiko.AuthenticationException, paramiko.SSHException,
+                EOFError):
+            refused += 1
+    try:
+        t.auth_publickey(user, load_key(good))
+        ok = t.is_authenticated()
+    except (paramiko.AuthenticationException, paramiko.SSHException,
+            EOFError, OSError):
+        ok = False
+    t.close()
+    print("refused %d wrong keys, then the right key %s" %
+          (refused, "accepted!" if ok else "refused"))
+    return 0 if refused == 6 and not ok else 1
+
+
 def main():
-    cmds = {"login": cmd_login, "hold": cmd_hold,
+    cmds = {"login": cmd_login, "hold": cmd_hold, "tries": cmd_tries,
             "flood": cmd_flood, "garbage": cmd_garbage,
             "probe-swap": cmd_probe_swap, "methods": cmd_methods,
             "channel-before-auth": cmd_channel_before_auth,
