@@ -27,6 +27,10 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$PID" 2>/dev/null || :
 	fi
+	# GnuPG agents the worker, the demo or a test started
+	for h in "$STATE/gnupg" "$T"/demo/state/gnupg "$T"/demo/client/*/gnupg; do
+		[ -d "$h" ] && gpgconf --homedir "$h" --kill all >/dev/null 2>&1 || :
+	done
 	if [ "$FAILS" -ne 0 ] || [ -n "${KEEP_LOG:-}" ]; then
 		echo "---- relgated log"; cat "$LOG" 2>/dev/null || :
 	fi
