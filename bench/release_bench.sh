@@ -50,6 +50,15 @@ for _ in $(seq 200); do [ -s "$S/releases/gateway.asc" ] && break; sleep 0.05; d
 cat "$F" > /dev/null	# page cache warm for both sides
 
 now() { date +%s.%N; }
+# The machine may be shared and noisy: the baseline runs before and after
+# ours, and the ratio is taken against the mean of the two.
+baseline() {
+	local out
+	out=$(bash "$SHARED/bench/gpg_pipeline_baseline.sh" "$F")
+	echo "baseline: $out" >&2
+	echo "$out" | sed -n 's/^tar|zstd -1|gpg -z0: \([0-9.]*\) s.*/\1/p'
+}
+bt1=$(baseline)
 # wait_state STATE: poll the request's status.json (10 ms steps)
 wait_state() {
 	local f=$S/spool/staff/staff-ann/bench/status.json
@@ -75,14 +84,13 @@ wait_state published
 t3=$(now)
 pkg=$(ls "$S"/releases/TEST-2026-0001/*.gpg)
 
-base=$(bash "$SHARED/bench/gpg_pipeline_baseline.sh" "$F")
-echo "baseline: $base"
-bt=$(echo "$base" | sed -n 's/^tar|zstd -1|gpg -z0: \([0-9.]*\) s.*/\1/p')
+bt2=$(baseline)
+bt=$(python3 -c "print(($bt1 + $bt2) / 2)")
 python3 - "$t0" "$t1" "$t2" "$t3" "$bt" "$(stat -c %s "$pkg")" <<'PY'
 import sys
 t0, t1, t2, t3, bt = map(float, sys.argv[1:6]); size = int(sys.argv[6])
 checks, pack = t1 - t0, t3 - t2
 print(f"relgate: checks {checks:.3f} s + packaging {pack:.3f} s = {checks + pack:.3f} s (package {size} bytes)")
-print(f"baseline tar|zstd -1|gpg -z0: {bt:.3f} s")
+print(f"baseline tar|zstd -1|gpg -z0: {bt:.3f} s (mean of the runs before and after)")
 print(f"ratio: {(checks + pack) / bt:.2f} (goal <= 1.5)")
 PY
