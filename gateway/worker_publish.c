@@ -271,7 +271,9 @@ confirm_release(struct worker *w, struct request_rec *r,
     const struct contract *c, int *ok)
 {
 	const struct dataset *ds = contract_dataset(c, r->dataset);
-	char fp[PATH_MAX], dst[PATH_MAX], (*paths)[1024] = NULL;
+	char fp[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
+	char (*paths)[1024] = NULL;
+	struct stat st;
 	struct release_rec rel;
 	struct fpset set = { NULL, 0, 0 };
 	int64_t rows = 0, releases = 0, overlap = 0;
@@ -308,9 +310,11 @@ confirm_release(struct worker *w, struct request_rec *r,
 	    worker_path(dst, sizeof(dst), "%s/tokens/%s/%s.fp", w->state_dir,
 	    c->id, r->release) != 0)
 		return RG_EINVAL;
-	if ((rc = fpset_read(&set, fp, &d)) != RG_OK)
-		goto out;
 	if ((rc = state_db_tokens_others(w->db, c->id, &paths, &n)) != RG_OK)
+		goto out;
+	/* The fingerprints are read back only when there is something to
+	 * compare them with. */
+	if (n > 0 && (rc = fpset_read(&set, fp, &d)) != RG_OK)
 		goto out;
 	for (i = 0; i < n && set.n > 0; i++) {
 		int64_t k = 0;
@@ -325,12 +329,25 @@ confirm_release(struct worker *w, struct request_rec *r,
 		rc = fail_late(w, r, "masking.linkable", why);
 		goto out;
 	}
-	if ((rc = fpset_write(&set, dst, &d)) != RG_OK)
+	/* The request's sorted file becomes the release's, by rename (a
+	 * crash after it finds the file in place). */
+	if ((rc = worker_path(dir, sizeof(dir), "%s/tokens/%s", w->state_dir,
+	    c->id)) != RG_OK || (rc = worker_mkdir(dir, 0700)) != RG_OK)
 		goto out;
+	if (rename(fp, dst) != 0 && (errno != ENOENT || lstat(dst, &st) != 0)) {
+		rc = diag_set(&d, RG_EIO, dst, 0, 0, "rename: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (dir_fsync(dir) != 0 || lstat(dst, &st) != 0) {
+		rc = diag_set(&d, RG_EIO, dir, 0, 0, "fsync: %s",
+		    strerror(errno));
+		goto out;
+	}
 	if ((rc = state_db_begin(w->db)) != RG_OK)
 		goto out;
 	if ((rc = state_db_tokens_add(w->db, c->id, r->release, dst,
-	    (int64_t)set.n)) != RG_OK ||
+	    (int64_t)st.st_size / 8)) != RG_OK ||
 	    (rc = state_db_release_set_state(w->db, r->release, "approved")) !=
 	    RG_OK) {
 		state_db_rollback(w->db);
