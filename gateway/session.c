@@ -573,11 +573,14 @@ chan_take_held(struct chan *c)
 {
 	unsigned char tmp[64 * 1024];
 
-	while (c->held && !c->broken && c->in.len + sizeof(tmp) <= IN_CAP) {
+	while (c->held && !c->broken && c->in.len < IN_CAP) {
+		size_t want = IN_CAP - c->in.len;
 		int n;
 
+		if (want > sizeof(tmp))
+			want = sizeof(tmp);
 		c->reading = 1;
-		n = ssh_channel_read_nonblocking(c->ch, tmp, sizeof(tmp), 0);
+		n = ssh_channel_read_nonblocking(c->ch, tmp, (uint32_t)want, 0);
 		c->reading = 0;
 		if (n == SSH_ERROR) {
 			c->broken = 1;
@@ -735,7 +738,7 @@ chan_pump(struct chan *c)
 		chan_finish(c, 0);
 		return -1;
 	}
-	if (c->held && c->in.len + 64 * 1024 <= IN_CAP)
+	if (c->held && c->in.len < IN_CAP)
 		return 1;
 	/*
 	 * A window adjust may have been read while libssh flushed our last

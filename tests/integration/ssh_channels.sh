@@ -49,7 +49,7 @@ check "four sftp channels on one connection ($out)" [ "$rc" -eq 0 ]
 out=$(timeout 120 $PY "$CLIENT" flood "$PORT" staff-ann "$T/keys/staff-ann" /requests/r1/data.csv 200 160000 "$T/data.csv" 2>&1) && rc=0 || rc=$?
 check "160200 READs sent before reading any reply all come back in order ($out)" [ "$rc" -eq 0 ]
 out=$(timeout 60 $PY "$CLIENT" garbage "$PORT" staff-ann "$T/keys/staff-ann" 2>&1) && rc=0 || rc=$?
-check "a 256 MiB length prefix closes that channel only ($out)" [ "$rc" -eq 0 ]
+check "oversized packets (256 MiB prefix; a whole 3 MiB packet) close only their channel ($out)" [ "$rc" -eq 0 ]
 
 # connections that stop mid-handshake
 $PY - "$PORT" <<'P'

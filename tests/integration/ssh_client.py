@@ -345,16 +345,22 @@ def cmd_garbage(args):
     t = transport(port)
     t.auth_publickey(user, load_key(key))
     good = paramiko.SFTPClient.from_transport(t)
-    ch = t.open_session()
-    ch.invoke_subsystem("sftp")
-    ch.sendall(struct.pack(">I", 256 << 20) + b"\x01" + b"A" * 60000)
-    ch.settimeout(10)
-    try:
-        while ch.recv(65536):
+    closed = True
+    # a 256 MiB length prefix, then a whole 3 MiB packet: both far past
+    # any SFTP packet; each must close its channel, not hang it
+    for size, body in ((256 << 20, 60000), ((3 << 20) - 1, (3 << 20) - 1)):
+        ch = t.open_session()
+        ch.invoke_subsystem("sftp")
+        ch.settimeout(20)
+        try:
+            ch.sendall(struct.pack(">I", size) + b"\x01" * body)
+        except (socket.timeout, OSError, EOFError):
             pass
-        closed = True
-    except socket.timeout:
-        closed = False
+        try:
+            while ch.recv(65536):
+                pass
+        except socket.timeout:
+            closed = False
     names = good.listdir("/")
     t.close()
     print("bad channel closed=%s, other channel lists %s" % (closed, names))
