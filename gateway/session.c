@@ -1,7 +1,8 @@
 /*
  * gateway/session.c — one connection, in its own process (forked by the
- * listener): the SSH handshake and public-key authentication with libssh's
- * server callbacks, then the privilege drop, then the channels. A session
+ * listener): first the privilege drop to run_as (before any client byte is
+ * parsed), then the SSH handshake and public-key authentication with
+ * libssh's server callbacks, the sandbox hook, then the channels. A session
  * channel may start the "sftp" subsystem; its bytes go to the SFTP layer
  * (gateway/sftp.h) one whole packet at a time, and its replies go back
  * within the peer's channel window. Everything else (exec, shell, pty, x11,
@@ -315,8 +316,9 @@ auth_pubkey_cb(ssh_session session, const char *user,
 }
 
 /*
- * After a successful authentication and before it is acknowledged: drop
- * root, set limits, enter the sandbox, record session.open.
+ * After a successful authentication and before it is acknowledged: enter
+ * the sandbox, record session.open. (Root was given up before the first
+ * client byte was read: sess_unprivileged().)
  */
 static int
 sess_become(struct sess *s)
@@ -327,16 +329,7 @@ sess_become(struct sess *s)
 	int rc;
 
 	diag_clear(&d);
-	rc = RG_OK;
-	if (s->p->drop)
-		rc = privdrop_apply(state, s->p->uid, s->p->gid, &d);
-	else if (chdir(state) == -1)
-		rc = diag_set(&d, RG_EIO, state, 0, 0, "chdir: %s",
-		    strerror(errno));
-	if (rc == RG_OK)
-		rc = session_limits_apply(&d);
-	if (rc == RG_OK)
-		rc = sandbox_apply(state, &d);
+	rc = sandbox_apply(state, &d);
 	if (rc != RG_OK) {
 		diag_format(&d, why, sizeof(why));
 		log_warnx("%s: cannot confine the session: %s", s->source, why);
@@ -848,6 +841,37 @@ sess_serve(struct sess *s)
 	}
 }
 
+/*
+ * Give up root before libssh reads a single byte from the client: the
+ * handshake and authentication are parsed as run_as too (the host keys are
+ * already in memory, the audit socket and the master's socket are open).
+ * chdir(state_dir), setgroups, setresgid, setresuid; then the limits.
+ */
+static int
+sess_unprivileged(struct sess *s)
+{
+	const char *state = s->p->cd->cfg.state_dir;
+	struct diag d;
+	char why[600];
+	int rc;
+
+	diag_clear(&d);
+	if (s->p->drop)
+		rc = privdrop_apply(state, s->p->uid, s->p->gid, &d);
+	else if (chdir(state) == -1)
+		rc = diag_set(&d, RG_EIO, state, 0, 0, "chdir: %s",
+		    strerror(errno));
+	else
+		rc = RG_OK;
+	if (rc == RG_OK)
+		rc = session_limits_apply(&d);
+	if (rc != RG_OK) {
+		diag_format(&d, why, sizeof(why));
+		log_warnx("%s: cannot drop privileges: %s", s->source, why);
+	}
+	return rc;
+}
+
 static void
 sess_source(struct sess *s)
 {
@@ -890,6 +914,11 @@ session_run(const struct session_params *p)
 		log_warnx("%s: audit log unavailable, refusing: %s", s.source,
 		    why);
 		close(p->fd);
+		return 1;
+	}
+	if (sess_unprivileged(&s) != RG_OK) {
+		close(p->fd);
+		audit_close(s.audit);
 		return 1;
 	}
 	if ((s.ssh = ssh_new()) == NULL)

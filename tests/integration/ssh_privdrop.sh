@@ -27,6 +27,20 @@ check "byte for byte" cmp -s "$T/keys/staff-ann.pub" "$T/back.csv"
 check "the spool is owned by run_as" [ "$(stat -c %U "$STATE/spool")" = nobody ]
 check "host keys stay root's" [ "$(stat -c %U:%a "$STATE/ssh/ssh_host_ed25519_key")" = root:600 ]
 
+# before authentication: a connection that only sent its banner
+before=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
+$PY -c "import socket,time; s=socket.create_connection(('127.0.0.1',$PORT)); s.sendall(b'SSH-2.0-test\r\n'); time.sleep(3)" &
+raw=$!
+sleep 1
+pre=
+for c in $(ps -o pid= --ppid "$PID"); do
+	case " $before " in *" $c "*) ;; *) pre=$c ;; esac
+done
+uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pre/status" 2>/dev/null)
+check "a session not yet authenticated already runs as nobody ($uids)" [ "$uids" = "65534 65534 65534 65534" ]
+wait "$raw" || :
+sleep 0.5
+
 before=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
 $PY "$CLIENT" hold "$PORT" staff-ann "$T/keys/staff-ann" 3 > "$T/hold" 2>&1 &
 holder=$!
