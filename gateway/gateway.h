@@ -140,9 +140,10 @@ struct session_params {
 #define MON_MSG_MAX	128
 
 /*
- * Serve one connection in a freshly forked session process: SSH handshake,
- * public-key authentication, privilege drop, channels. Never returns to the
- * listener; returns the process exit status.
+ * Serve one connection in a freshly forked session process: privilege drop
+ * (before any client byte), SSH handshake, public-key authentication,
+ * sandbox, channels. Never returns to the listener; returns the process
+ * exit status.
  */
 int	session_run(const struct session_params *p);
 
