@@ -940,8 +940,16 @@ session_run(const struct session_params *p)
 	s.cb.channel_open_request_session_function = chan_open_cb;
 	ssh_set_server_callbacks(s.ssh, &s.cb);
 	if (ssh_handle_key_exchange(s.ssh) != SSH_OK) {
-		log_info("%s: key exchange failed: %s", s.source,
-		    ssh_get_error(s.ssh));
+		char msg[256];
+		size_t i;
+
+		/* libssh may quote the client's banner: keep the log clean */
+		rg_strlcpy(msg, ssh_get_error(s.ssh), sizeof(msg));
+		for (i = 0; msg[i] != '\0'; i++)
+			if ((unsigned char)msg[i] < 0x20 ||
+			    (unsigned char)msg[i] >= 0x7f)
+				msg[i] = '?';
+		log_info("%s: key exchange failed: %s", s.source, msg);
 		goto out;
 	}
 	ssh_set_auth_methods(s.ssh, SSH_AUTH_METHOD_PUBLICKEY);
