@@ -25,14 +25,9 @@ rl_setup "$PORT"
 S=$T/state C=$T/etc
 
 start_gateway() {
-	setsid "$RELGATED" -c "$C" -f >>"$T/relgated.log" 2>&1 &
-	PGID=$!
-	disown
-	for _ in $(seq 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2).close()" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	tail -20 "$T/relgated.log"; rl_fail "relgated did not start"
+	rl_start_relgated setsid
+	PGID=$RL_PID
+	disown "$PGID" 2>/dev/null || :
 }
 db() { sqlite3 -cmd ".timeout 10000" "$S/state.db" "$1"; }
 queue_empty() { [ -z "$(find "$S/queue" -maxdepth 1 -type f ! -name '.*' 2>/dev/null)" ]; }

@@ -23,13 +23,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 rl_setup "$PORT"
 S=$T/state C=$T/etc
 
-"$RELGATED" -c "$C" -f >>"$T/relgated.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2).close()" 2>/dev/null && break
-	kill -0 "$PID" 2>/dev/null || { cat "$T/relgated.log"; rl_fail "relgated died"; }
-	sleep 0.1
-done
+rl_start_relgated
+PID=$RL_PID
 
 # sftp_as USER: batch commands on stdin; output in $T/out
 sftp_as() {

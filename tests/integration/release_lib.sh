@@ -178,3 +178,42 @@ rl_audit_has() {
 	"$RELGATE" -c "$T/etc" audit list --type "$1" --json > "$T/audit.out" 2>/dev/null || return 1
 	grep -q -- "${2:-\"type\"}" "$T/audit.out"
 }
+
+rl_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# rl_start_relgated [setsid]: start relgated on a free port (rewriting
+# relgate.yaml), log in $T/relgated.log; sets RL_PID and PORT. Other
+# programs on this machine may take a port between our choice and
+# relgated's bind: then it is tried again on another port. Success is
+# relgated's own "listening" line with its pid, not a connect that another
+# server could answer.
+rl_start_relgated() {
+	local attempt
+	for attempt in 1 2 3 4 5; do
+		[ -n "${PORT:-}" ] && [ "$attempt" = 1 ] || PORT=$(rl_free_port)
+		sed -i "s/^port: .*/port: $PORT/" "$T/etc/relgate.yaml"
+		if [ "${1:-}" = setsid ]; then
+			setsid "$RELGATED" -c "$T/etc" -f >>"$T/relgated.log" 2>&1 &
+		else
+			"$RELGATED" -c "$T/etc" -f >>"$T/relgated.log" 2>&1 &
+		fi
+		RL_PID=$!
+		for _ in $(seq 150); do
+			if grep -q "relgated\[$RL_PID\]: listening on" "$T/relgated.log"; then
+				return 0
+			fi
+			kill -0 "$RL_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if [ "${1:-}" = setsid ]; then
+			kill -KILL -- "-$RL_PID" 2>/dev/null || :
+		else
+			kill -KILL "$RL_PID" 2>/dev/null || :
+		fi
+		wait "$RL_PID" 2>/dev/null || :
+	done
+	tail -20 "$T/relgated.log" >&2
+	rl_fail "relgated did not start"
+}
