@@ -248,6 +248,13 @@ state_prepare(struct relgated *rd, struct diag *d)
 	if (dir_make(rd->state_dir, 0700) != RG_OK)
 		return diag_set(d, RG_EIO, rd->state_dir, 0, 0,
 		    "cannot make the state directory: %s", strerror(errno));
+	/* every view's folder exists before the first session opens it */
+	for (i = 0; i < RG_ARRAY_LEN(shared); i++) {
+		snprintf(path, sizeof(path), "%s/%s", rd->state_dir, shared[i]);
+		if (dir_make(path, 0700) != RG_OK)
+			return diag_set(d, RG_EIO, path, 0, 0,
+			    "cannot make: %s", strerror(errno));
+	}
 	if (!rd->drop)
 		return RG_OK;
 	if (chown(rd->state_dir, 0, rd->gid) == -1 ||

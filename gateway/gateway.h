@@ -133,10 +133,14 @@ struct session_params {
 
 /*
  * Session <-> master messages: one datagram each, a type byte then a user
- * name. The master answers U and L with one byte, '1' (go on) or '0'.
+ * name ("-" for none). The master answers U and L with one byte, '1' (go
+ * on) or '0' (the user or the source is banned, or the user is at
+ * max_sessions_per_user); F gets no answer.
  */
 #define MON_USER	'U'	/* an authentication attempt names this user */
 #define MON_LOGIN	'L'	/* this user has proved a key: may they log in? */
+#define MON_FAIL	'F'	/* first refusal on this connection (no answer):
+				 * its failure counts now, not when it ends */
 #define MON_MSG_MAX	128
 
 /*

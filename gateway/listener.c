@@ -40,6 +40,7 @@ struct child {
 	char	user[USER_MAX];	/* last user an attempt named */
 	char	login[USER_MAX];	/* logged-in user, "" before */
 	int	over_limit;	/* proved a key, refused by the session limit */
+	int	counted;	/* its failure is counted already */
 };
 
 struct master {
@@ -156,14 +157,15 @@ ban_audit(struct master *m, const char *what, const char *who, int ban)
 
 /* The session ended without a login: one failure for source and user. */
 static void
-count_failure(struct master *m, const struct child *k)
+count_failure(struct master *m, struct child *k)
 {
 	const struct gateway_config *cfg = &m->rd->cd->cfg;
 	time_t now = time(NULL);
 
 	/* a key proved but refused for max_sessions_per_user is no guess */
-	if (k->login[0] != '\0' || k->over_limit)
+	if (k->login[0] != '\0' || k->over_limit || k->counted)
 		return;
+	k->counted = 1;
 	if (ratelimit_failure(m->rl_src, k->addr, now,
 	    cfg->auth_fail_per_source, cfg->auth_fail_window,
 	    cfg->auth_fail_ban))
@@ -188,8 +190,10 @@ monitor_read(struct master *m, size_t i)
 	struct child *k = &m->kids[i];
 	char msg[MON_MSG_MAX + 1], reply = '0';
 	const char *user;
+	time_t now;
 	ssize_t n;
 	size_t j;
+	int banned;
 
 	n = recv(k->mon, msg, MON_MSG_MAX, MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -207,8 +211,8 @@ monitor_read(struct master *m, size_t i)
 		if (msg[j] == '\0' || msg[j] == '/' || msg[j] == '\n')
 			break;
 	if (n < 2 || j != (size_t)n || (size_t)n - 1 >= USER_MAX ||
-	    (msg[0] != MON_USER && msg[0] != MON_LOGIN) ||
-	    k->login[0] != '\0') {
+	    (msg[0] != MON_USER && msg[0] != MON_LOGIN &&
+	    msg[0] != MON_FAIL) || k->login[0] != '\0') {
 		log_warnx("session %ld: bad monitor message; ending it",
 		    (long)k->pid);
 		kill(k->pid, SIGKILL);
@@ -216,19 +220,26 @@ monitor_read(struct master *m, size_t i)
 		k->mon = -1;
 		return;
 	}
-	if (msg[0] == MON_USER) {
+	now = time(NULL);
+	if (strcmp(user, "-") != 0)
 		rg_strlcpy(k->user, user, sizeof(k->user));
-		reply = ratelimit_banned(m->rl_user, user, time(NULL)) > 0 ?
-		    '0' : '1';
-	} else {
+	if (msg[0] == MON_FAIL) {
+		count_failure(m, k);	/* no answer */
+		return;
+	}
+	banned = ratelimit_banned(m->rl_src, k->addr, now) > 0 ||
+	    (strcmp(user, "-") != 0 &&
+	    ratelimit_banned(m->rl_user, user, now) > 0);
+	if (msg[0] == MON_USER)
+		reply = banned ? '0' : '1';
+	else {
 		int max = m->rd->cd->cfg.max_sessions_per_user;
 
-		rg_strlcpy(k->user, user, sizeof(k->user));
-		if (ratelimit_banned(m->rl_user, user, time(NULL)) == 0 &&
-		    (max <= 0 || sessions_of(m, user) < (size_t)max)) {
+		if (!banned && (max <= 0 || sessions_of(m, user) <
+		    (size_t)max)) {
 			rg_strlcpy(k->login, user, sizeof(k->login));
 			reply = '1';
-		} else if (max > 0 && sessions_of(m, user) >= (size_t)max)
+		} else if (!banned)
 			k->over_limit = 1;
 	}
 	if (send(k->mon, &reply, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)

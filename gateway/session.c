@@ -71,11 +71,10 @@ struct sess {
 	const struct user *user;	/* set at login */
 	int	authenticated;
 	int	auth_tries;
-	char	asked_user[USER_MAX];	/* last name the master was asked */
-	int	asked_ok;
 	char	tried_user[USER_MAX];	/* last user name an attempt named */
 	char	reason[256];		/* why the last attempt was refused */
 	int	reason_audited;
+	int	fail_reported;		/* MON_FAIL sent */
 	char	source[160];		/* "address:port sid" */
 	char	roles[80];
 	struct sftp_session_info info;
@@ -118,6 +117,8 @@ sess_audit(struct sess *s, const char *type, const char *outcome,
 	return rc;
 }
 
+static int user_name_ok(const char *u);
+
 /* Refuse an attempt; policy refusals (after a valid signature) are
  * audited right away, with the reason. */
 static int
@@ -135,6 +136,18 @@ auth_refuse(struct sess *s, const char *user, int audit_now,
 	va_end(ap);
 	s->auth_tries++;	/* refusals count, as OpenSSH's MaxAuthTries */
 	s->reason_audited = 0;
+	if (!s->fail_reported) {
+		/* the connection's failure counts now: a burst of parallel
+		 * guesses meets the ban early (the master answers nothing) */
+		char msg[MON_MSG_MAX];
+		int n = snprintf(msg, sizeof(msg), "%c%s", MON_FAIL,
+		    user_name_ok(user) ? user : "-");
+
+		if (n > 1 && (size_t)n < sizeof(msg))
+			(void)send(s->p->monitor_fd, msg, (size_t)n,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		s->fail_reported = 1;
+	}
 	if (audit_now) {
 		sess_audit(s, "auth.failed", "denied", user, s->reason);
 		s->reason_audited = 1;
@@ -175,8 +188,11 @@ monitor_ask(struct sess *s, char type, const char *user)
 static int
 user_name_ok(const char *u)
 {
-	size_t i, n = strlen(u);
+	size_t i, n;
 
+	if (u == NULL)
+		return 0;
+	n = strlen(u);
 	if (n == 0 || n >= USER_MAX || u[0] == '.' || u[0] == '-')
 		return 0;
 	for (i = 0; i < n; i++) {
@@ -263,13 +279,10 @@ auth_pubkey_cb(ssh_session session, const char *user,
 	if (sigstate != SSH_PUBLICKEY_STATE_NONE &&
 	    sigstate != SSH_PUBLICKEY_STATE_VALID)
 		return auth_refuse(s, user, 0, "bad signature");
-	if (strcmp(s->asked_user, user) != 0) {
-		rg_strlcpy(s->asked_user, user, sizeof(s->asked_user));
-		s->asked_ok = monitor_ask(s, MON_USER, user);
-	}
-	if (!s->asked_ok)
-		return auth_refuse(s, user, 0,
-		    "too many failed logins for this user: banned for now");
+	/* every attempt: a ban may have begun since the last one */
+	if (!monitor_ask(s, MON_USER, user))
+		return auth_refuse(s, user, 0, "too many failed logins for "
+		    "this user or from this address: banned for now");
 	u = config_dir_user(s->p->cd, user);
 	if (u == NULL)
 		return auth_refuse(s, user, 0, "no such user");

@@ -82,4 +82,19 @@ wait "$m1" || :
 wait "$m2" || :
 sleep 0.5
 check "with the others gone a connection is served again" [ "$(login staff-ann "$T/keys/staff-ann")" -eq 0 ]
+
+# ---- a burst of parallel guesses from one source ---------------------------
+write_config "auth_failures: {per_source: 3, per_user: 100, window: 60, ban: 60}" \
+	"max_sessions: 64" "max_sessions_per_user: 8"
+kill -HUP "$PID"
+for _ in $(seq 50); do [ "$(grep -c 'configuration reloaded' "$LOG")" -ge 3 ] && break; sleep 0.1; done
+pids=
+for i in $(seq 12); do
+	$PY "$CLIENT" login "$PORT" staff-ann "$T/keys/iam-jo" --source 127.0.0.4 >/dev/null 2>&1 &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p" || :; done
+guessed=$(grep -c '127\.0\.0\.4:.*key not authorised' "$LOG" || :)
+check "12 parallel guesses from one source: the ban stops most ($guessed keys checked, per_source 3)" [ "$guessed" -le 9 ]
+check "and the source is banned" wait_log "source 127.0.0.4 banned"
 finish
