@@ -435,10 +435,24 @@ make_head_files(struct worker *w, const struct request_rec *r,
 			    nfiles++ ? "," : "");
 			rc |= json_append_string(man, nm);
 			rc |= buf_printf(man, ", \"bytes\": %s, \"rows\": %s,"
-			    " \"sha256\": \"%s\", \"columns\": ", f[2], f[3],
+			    " \"sha256\": \"%s\", \"columns\": [", f[2], f[3],
 			    f[4]);
-			rc |= json_append_string(man, f[5]);
-			rc |= buf_printf(man, "}");
+			/* The header of a file that passed columns.allowed:
+			 * plain names separated by commas. */
+			{
+				char *col, *csave = NULL;
+				int first = 1;
+
+				for (col = strtok_r(f[5], ",", &csave);
+				    col != NULL; col = strtok_r(NULL, ",",
+				    &csave)) {
+					rc |= buf_printf(man, "%s", first ?
+					    "" : ", ");
+					rc |= json_append_string(man, col);
+					first = 0;
+				}
+			}
+			rc |= buf_printf(man, "]}");
 			rc |= buf_printf(sums, "%s  data/%s\n", f[4], f[1]);
 		}
 	}

@@ -55,6 +55,8 @@ assert m["contract"] == "TEST-2026-0001" and m["contract_version"] == 2
 assert m["submitter"] == "staff-ann" and m["approvers"] == ["staff-ben"]
 f = m["files"][0]
 assert f["name"] == "data/clean.csv" and f["rows"] == 3000 and len(f["sha256"]) == 64
+assert f["columns"][0] == "person_id" and len(f["columns"]) == 9, f["columns"]
+assert m["expires"] and m["max_downloads"] == 2 and m["approved"] and m["submitted"]
 assert "disclosure.k_anonymity" in m["rules_passed"]
 PY
 # no OpenPGP compression layer inside the encryption (payload is zstd)
