@@ -175,10 +175,33 @@ int	privdrop_apply(const char *dir, uid_t uid, gid_t gid, struct diag *d);
 /* Session resource limits: no core files, capped open files and sizes. */
 int	session_limits_apply(struct diag *d);
 /*
- * Confine the calling session process further (a later issue adds seccomp
- * and Landlock). view_root is the only tree it still needs. RG_OK.
+ * Confine the calling session process: Landlock (files beneath view_root's
+ * session folders only, when the kernel offers it), then a seccomp
+ * allowlist (a call outside it kills the process of SIGSYS, named on
+ * stderr). RELGATE_SANDBOX=none in the environment: no-op (debugging).
  */
 int	sandbox_apply(const char *view_root, struct diag *d);
+
+/* Sandbox backends (sandbox_landlock.c, sandbox_seccomp.c). */
+enum sandbox_access {
+	SANDBOX_RO,	/* read files, list folders */
+	SANDBOX_RW,	/* and write, make, remove, rename */
+	SANDBOX_EXEC,	/* read and execute */
+	SANDBOX_SOCK	/* read-write, and make sockets and FIFOs */
+};
+struct sandbox_path {
+	const char *path;
+	enum sandbox_access access;
+};
+/*
+ * Landlock: from now on files may be opened only beneath paths[] with
+ * their access (a missing path allows nothing). RG_OK, and a debug log
+ * only, when the kernel has no Landlock.
+ */
+int	sandbox_landlock(const struct sandbox_path *paths, size_t n,
+	    struct diag *d);
+/* seccomp: the session's system-call allowlist, for good. */
+int	sandbox_seccomp(struct diag *d);
 
 /* Open the listening sockets, fork sessions, count failures, until a
  * SIGTERM/SIGINT. Returns the exit status. */

@@ -1,0 +1,309 @@
+/*
+ * Unit tests for the session sandbox (gateway/sandbox*.c): a forked child
+ * enters the sandbox over a temporary state dir and tries one thing; the
+ * parent asserts how it ended (exit status, SIGSYS, the line on stderr).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "gateway/gateway.h"
+
+#define E_OK		0	/* the allowed thing worked */
+#define E_REFUSED	42	/* the forbidden call failed as it should */
+#define E_ALLOWED	43	/* the forbidden call worked: a defect */
+#define E_SETUP		44	/* sandbox_apply failed */
+#define E_OTHER		45	/* failed in an unexpected way */
+
+struct child {
+	int	status;
+	char	err[4096];	/* what it wrote on stderr */
+};
+
+static char state_dir[256];
+
+static int
+setup(void **st)
+{
+	char p[512];
+	int fd;
+
+	(void)st;
+	snprintf(state_dir, sizeof(state_dir), "/tmp/rg-sandbox.XXXXXX");
+	if (mkdtemp(state_dir) == NULL)
+		return -1;
+	snprintf(p, sizeof(p), "%s/spool", state_dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/releases", state_dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/releases/r1.txt", state_dir);
+	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) == -1)
+		return -1;
+	if (write(fd, "released\n", 9) != 9)
+		return -1;
+	close(fd);
+	snprintf(p, sizeof(p), "%s/state.db", state_dir);	/* not a session's */
+	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int
+teardown(void **st)
+{
+	char cmd[600];
+
+	(void)st;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Run fn in a sandboxed child (off: RELGATE_SANDBOX=none). */
+static void
+run_child(int (*fn)(void), int off, struct child *c)
+{
+	int pfd[2];
+	pid_t pid;
+	size_t n = 0;
+	ssize_t r;
+
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct diag d;
+
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		if (off)
+			setenv("RELGATE_SANDBOX", "none", 1);
+		diag_clear(&d);
+		if (sandbox_apply(state_dir, &d) != RG_OK)
+			_exit(E_SETUP);
+		_exit(fn());
+	}
+	close(pfd[1]);
+	while (n < sizeof(c->err) - 1 &&
+	    (r = read(pfd[0], c->err + n, sizeof(c->err) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &c->status, 0), pid);
+}
+
+static int
+landlock_offered(void)
+{
+#ifdef SYS_landlock_create_ruleset
+	return syscall(SYS_landlock_create_ruleset, NULL, 0, 1UL) >= 1;
+#else
+	return 0;
+#endif
+}
+
+/* ---- what the children try ---------------------------------------------- */
+
+static int
+do_spool_write_and_release_read(void)
+{
+	char p[512], b[16];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/spool/up.bin", state_dir);
+	if ((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		return E_OTHER;
+	if (write(fd, "data", 4) != 4 || fsync(fd) != 0)
+		return E_OTHER;
+	close(fd);
+	snprintf(p, sizeof(p), "%s/releases/r1.txt", state_dir);
+	if ((fd = open(p, O_RDONLY)) == -1 || read(fd, b, 9) != 9)
+		return E_OTHER;
+	close(fd);
+	return memcmp(b, "released\n", 9) == 0 ? E_OK : E_OTHER;
+}
+
+static int
+do_release_write(void)
+{
+	char p[512];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/releases/r1.txt", state_dir);
+	fd = open(p, O_WRONLY);
+	if (fd != -1)
+		return E_ALLOWED;
+	return errno == EACCES ? E_REFUSED : E_OTHER;
+}
+
+static int
+do_open_outside(void)
+{
+	char p[512];
+
+	if (open("/etc/passwd", O_RDONLY) != -1)
+		return E_ALLOWED;
+	if (errno != EACCES)
+		return E_OTHER;
+	/* the state dir itself holds nothing for a session */
+	snprintf(p, sizeof(p), "%s/state.db", state_dir);
+	if (open(p, O_RDONLY) != -1)
+		return E_ALLOWED;
+	return errno == EACCES ? E_REFUSED : E_OTHER;
+}
+
+static int
+do_execve(void)
+{
+	char *argv[] = { "true", NULL };
+	char *envp[] = { NULL };
+
+	execve("/bin/true", argv, envp);
+	return errno == EPERM ? E_REFUSED : E_OTHER;
+}
+
+static int
+do_socket_inet(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	return fd == -1 ? E_REFUSED : E_ALLOWED;
+}
+
+static int
+do_socket_unix(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	return fd == -1 ? E_OTHER : E_OK;
+}
+
+static int
+do_fork(void)
+{
+	pid_t pid = (pid_t)syscall(SYS_fork);
+
+	if (pid == 0)
+		_exit(0);
+	return pid == -1 ? E_REFUSED : E_ALLOWED;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void
+assert_killed_for(const struct child *c, long nr)
+{
+	char want[64];
+
+	assert_true(WIFSIGNALED(c->status));
+	assert_int_equal(WTERMSIG(c->status), SIGSYS);
+	snprintf(want, sizeof(want), "system call %ld not allowed", nr);
+	assert_non_null(strstr(c->err, want));
+}
+
+static void
+test_allowed_work(void **st)
+{
+	struct child c;
+
+	(void)st;
+	run_child(do_spool_write_and_release_read, 0, &c);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_OK);
+	run_child(do_socket_unix, 0, &c);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_OK);
+}
+
+static void
+test_socket_inet_kills(void **st)
+{
+	struct child c;
+
+	(void)st;
+	run_child(do_socket_inet, 0, &c);
+	assert_killed_for(&c, SYS_socket);
+}
+
+static void
+test_execve_refused(void **st)
+{
+	struct child c;
+
+	(void)st;
+	run_child(do_execve, 0, &c);
+#ifdef RG_SANITIZERS
+	/* sanitizer builds: EPERM, so a report's symbolizer fails softly */
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
+#else
+	assert_killed_for(&c, SYS_execve);
+#endif
+	run_child(do_fork, 0, &c);
+#ifdef RG_SANITIZERS
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
+#else
+	assert_killed_for(&c, SYS_fork);
+#endif
+}
+
+static void
+test_files_outside_refused(void **st)
+{
+	struct child c;
+
+	(void)st;
+	if (!landlock_offered())
+		skip();
+	run_child(do_open_outside, 0, &c);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
+	run_child(do_release_write, 0, &c);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
+}
+
+static void
+test_null_backend(void **st)
+{
+	struct child c;
+
+	(void)st;
+	run_child(do_socket_inet, 1, &c);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_ALLOWED);
+	assert_non_null(strstr(c.err, "RELGATE_SANDBOX=none"));
+	run_child(do_open_outside, 1, &c);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_ALLOWED);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allowed_work),
+		cmocka_unit_test(test_socket_inet_kills),
+		cmocka_unit_test(test_execve_refused),
+		cmocka_unit_test(test_files_outside_refused),
+		cmocka_unit_test(test_null_backend),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
