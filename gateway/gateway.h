@@ -175,12 +175,20 @@ int	privdrop_apply(const char *dir, uid_t uid, gid_t gid, struct diag *d);
 /* Session resource limits: no core files, capped open files and sizes. */
 int	session_limits_apply(struct diag *d);
 /*
- * Confine the calling session process: Landlock (files beneath view_root's
+ * Confine the calling process: Landlock (files beneath view_root's
  * session folders only, when the kernel offers it), then a seccomp
  * allowlist (a call outside it kills the process of SIGSYS, named on
  * stderr). RELGATE_SANDBOX=none in the environment: no-op (debugging).
  */
 int	sandbox_apply(const char *view_root, struct diag *d);
+/*
+ * The same for one session: Landlock allows only the folders user's roles
+ * reach (staff spool/staff/USER, made here if missing; approver requests/;
+ * contractor releases/ and officer audit-export/ read-only) plus queue/
+ * and audit/.
+ */
+int	sandbox_apply_session(const char *state_dir, const char *user,
+	    unsigned roles, struct diag *d);
 
 /* Sandbox backends (sandbox_landlock.c, sandbox_seccomp.c). */
 enum sandbox_access {

@@ -342,7 +342,7 @@ sess_become(struct sess *s)
 	int rc;
 
 	diag_clear(&d);
-	rc = sandbox_apply(state, &d);
+	rc = sandbox_apply_session(state, s->user->name, s->user->roles, &d);
 	if (rc != RG_OK) {
 		diag_format(&d, why, sizeof(why));
 		log_warnx("%s: cannot confine the session: %s", s->source, why);

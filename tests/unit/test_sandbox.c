@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "contracts/contracts.h"
 #include "gateway/gateway.h"
 
 #define E_OK		0	/* the allowed thing worked */
@@ -49,6 +50,10 @@ setup(void **st)
 		return -1;
 	snprintf(p, sizeof(p), "%s/spool", state_dir);
 	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/spool/staff", state_dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/spool/staff/bob", state_dir);
+	mkdir(p, 0700);
 	snprintf(p, sizeof(p), "%s/releases", state_dir);
 	mkdir(p, 0700);
 	snprintf(p, sizeof(p), "%s/releases/r1.txt", state_dir);
@@ -74,9 +79,13 @@ teardown(void **st)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Run fn in a sandboxed child (off: RELGATE_SANDBOX=none). */
+#define MODE_ALL	0	/* sandbox_apply(state_dir) */
+#define MODE_OFF	1	/* the same with RELGATE_SANDBOX=none */
+#define MODE_STAFF	2	/* sandbox_apply_session(): staff "ann" */
+
+/* Run fn in a sandboxed child. */
 static void
-run_child(int (*fn)(void), int off, struct child *c)
+run_child(int (*fn)(void), int mode, struct child *c)
 {
 	int pfd[2];
 	pid_t pid;
@@ -92,10 +101,12 @@ run_child(int (*fn)(void), int off, struct child *c)
 
 		close(pfd[0]);
 		dup2(pfd[1], STDERR_FILENO);
-		if (off)
+		if (mode == MODE_OFF)
 			setenv("RELGATE_SANDBOX", "none", 1);
 		diag_clear(&d);
-		if (sandbox_apply(state_dir, &d) != RG_OK)
+		if (mode == MODE_STAFF ? sandbox_apply_session(state_dir, "ann",
+		    ROLE_STAFF, &d) != RG_OK : sandbox_apply(state_dir, &d) !=
+		    RG_OK)
 			_exit(E_SETUP);
 		_exit(fn());
 	}
@@ -203,6 +214,31 @@ do_fork(void)
 	return pid == -1 ? E_REFUSED : E_ALLOWED;
 }
 
+/* staff ann: her own spool folder (made by the sandbox), nothing else */
+static int
+do_staff_ann(void)
+{
+	char p[512];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/spool/staff/ann/r1", state_dir);
+	if (mkdir(p, 0700) != 0)
+		return E_OTHER;
+	snprintf(p, sizeof(p), "%s/spool/staff/ann/r1/a.csv", state_dir);
+	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) == -1)
+		return E_OTHER;
+	close(fd);
+	snprintf(p, sizeof(p), "%s/spool/staff/bob", state_dir);
+	if ((fd = open(p, O_RDONLY | O_DIRECTORY)) != -1)
+		return E_ALLOWED;
+	if (errno != EACCES)
+		return E_OTHER;
+	snprintf(p, sizeof(p), "%s/releases/r1.txt", state_dir);
+	if ((fd = open(p, O_RDONLY)) != -1)
+		return E_ALLOWED;
+	return errno == EACCES ? E_REFUSED : E_OTHER;
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void
@@ -222,10 +258,10 @@ test_allowed_work(void **st)
 	struct child c;
 
 	(void)st;
-	run_child(do_spool_write_and_release_read, 0, &c);
+	run_child(do_spool_write_and_release_read, MODE_ALL, &c);
 	assert_true(WIFEXITED(c.status));
 	assert_int_equal(WEXITSTATUS(c.status), E_OK);
-	run_child(do_socket_unix, 0, &c);
+	run_child(do_socket_unix, MODE_ALL, &c);
 	assert_true(WIFEXITED(c.status));
 	assert_int_equal(WEXITSTATUS(c.status), E_OK);
 }
@@ -236,7 +272,7 @@ test_socket_inet_kills(void **st)
 	struct child c;
 
 	(void)st;
-	run_child(do_socket_inet, 0, &c);
+	run_child(do_socket_inet, MODE_ALL, &c);
 	assert_killed_for(&c, SYS_socket);
 }
 
@@ -246,7 +282,7 @@ test_execve_refused(void **st)
 	struct child c;
 
 	(void)st;
-	run_child(do_execve, 0, &c);
+	run_child(do_execve, MODE_ALL, &c);
 #ifdef RG_SANITIZERS
 	/* sanitizer builds: EPERM, so a report's symbolizer fails softly */
 	assert_true(WIFEXITED(c.status));
@@ -254,7 +290,7 @@ test_execve_refused(void **st)
 #else
 	assert_killed_for(&c, SYS_execve);
 #endif
-	run_child(do_fork, 0, &c);
+	run_child(do_fork, MODE_ALL, &c);
 #ifdef RG_SANITIZERS
 	assert_true(WIFEXITED(c.status));
 	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
@@ -271,10 +307,23 @@ test_files_outside_refused(void **st)
 	(void)st;
 	if (!landlock_offered())
 		skip();
-	run_child(do_open_outside, 0, &c);
+	run_child(do_open_outside, MODE_ALL, &c);
 	assert_true(WIFEXITED(c.status));
 	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
-	run_child(do_release_write, 0, &c);
+	run_child(do_release_write, MODE_ALL, &c);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
+}
+
+static void
+test_session_roles(void **st)
+{
+	struct child c;
+
+	(void)st;
+	if (!landlock_offered())
+		skip();
+	run_child(do_staff_ann, MODE_STAFF, &c);
 	assert_true(WIFEXITED(c.status));
 	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
 }
@@ -285,11 +334,11 @@ test_null_backend(void **st)
 	struct child c;
 
 	(void)st;
-	run_child(do_socket_inet, 1, &c);
+	run_child(do_socket_inet, MODE_OFF, &c);
 	assert_true(WIFEXITED(c.status));
 	assert_int_equal(WEXITSTATUS(c.status), E_ALLOWED);
 	assert_non_null(strstr(c.err, "RELGATE_SANDBOX=none"));
-	run_child(do_open_outside, 1, &c);
+	run_child(do_open_outside, MODE_OFF, &c);
 	assert_true(WIFEXITED(c.status));
 	assert_int_equal(WEXITSTATUS(c.status), E_ALLOWED);
 }
@@ -302,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_socket_inet_kills),
 		cmocka_unit_test(test_execve_refused),
 		cmocka_unit_test(test_files_outside_refused),
+		cmocka_unit_test(test_session_roles),
 		cmocka_unit_test(test_null_backend),
 	};
 

@@ -1,0 +1,66 @@
+#!/bin/sh
+# Session sandbox (gateway/sandbox*.c): an authenticated session process
+# runs under a seccomp filter with no_new_privs, Landlock is entered when
+# the kernel offers it, uploads and downloads still work byte for byte,
+# and no system call was refused on the way; RELGATE_SANDBOX=none turns it
+# off with a warning.
+. "$top_srcdir/tests/integration/ssh_lib.sh"
+
+write_config
+add_user staff-ann "[staff]" dwp
+head -c 300000 /dev/urandom > "$T/data.bin"
+
+# held_session: an sftp session that stays open ~4 s; prints the status
+# lines of its session process (Seccomp, NoNewPrivs) into $T/status
+held_session() {
+	before=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
+	{ echo "mkdir /requests/r$1"; echo "put $T/data.bin /requests/r$1/d.bin";
+	  sleep 4; echo "get /requests/r$1/d.bin $T/back$1.bin"; } |
+	    timeout 60 sftp -q $SSH_OPTS -P "$PORT" -i "$T/keys/staff-ann" -b - \
+	    staff-ann@127.0.0.1 >/dev/null 2>&1 &
+	cl=$!
+	sleep 2
+	: > "$T/status"
+	for c in $(ps -o pid= --ppid "$PID"); do
+		case " $before " in *" $c "*) ;; *)
+			grep -E '^(Seccomp|NoNewPrivs):' "/proc/$c/status" \
+			    >> "$T/status" 2>/dev/null || : ;;
+		esac
+	done
+	wait "$cl" || :
+}
+
+"$RELGATED" -c "$ETC" -f -d >>"$LOG" 2>&1 &
+PID=$!
+for _ in $(seq 100); do
+	grep -q listening "$LOG" 2>/dev/null && break
+	sleep 0.1
+done
+held_session 1
+check "a session runs under a seccomp filter ($(tr '\n' ' ' < "$T/status"))" \
+	grep -qE '^Seccomp:[[:space:]]+2' "$T/status"
+check "and with no_new_privs" grep -qE '^NoNewPrivs:[[:space:]]+1' "$T/status"
+check "upload and download byte for byte inside the sandbox" \
+	cmp -s "$T/data.bin" "$T/back1.bin"
+if $PY -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(0 if l.syscall(444,None,0,1)>=1 else 1)'; then
+	check "Landlock entered" grep -q "sandbox: Landlock ABI" "$LOG"
+else
+	check "no Landlock: said so" grep -q "Landlock not offered" "$LOG"
+fi
+check "no system call refused" sh -c "! grep -q 'not allowed: session killed' '$LOG'"
+check "no session failed to confine itself" sh -c "! grep -q 'cannot confine' '$LOG'"
+check "session.open audited" audit_has session.open ok staff-ann ""
+kill -TERM "$PID"; wait "$PID" || :
+PID=
+
+RELGATE_SANDBOX=none "$RELGATED" -c "$ETC" -f >>"$LOG" 2>&1 &
+PID=$!
+for _ in $(seq 100); do
+	[ "$(grep -c listening "$LOG")" -ge 2 ] && break
+	sleep 0.1
+done
+held_session 2
+check "RELGATE_SANDBOX=none: no filter" grep -qE '^Seccomp:[[:space:]]+0' "$T/status"
+check "RELGATE_SANDBOX=none: warned" grep -q "RELGATE_SANDBOX=none: session NOT confined" "$LOG"
+check "RELGATE_SANDBOX=none: transfers work" cmp -s "$T/data.bin" "$T/back2.bin"
+finish
