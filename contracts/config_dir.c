@@ -36,6 +36,7 @@ config_dir_free(struct config_dir *cd)
 	free(cd->contracts);
 	free(cd->problems);
 	free(cd->warnings);
+	free(cd->keys);
 	free(cd->dir);
 	free(cd);
 }
@@ -533,6 +534,10 @@ load_contracts(struct config_dir *cd, const char *dir)
 			goto out;
 	}
 	rc = RG_OK;
+	/* kept for the daemon's key.added / key.expired records */
+	cd->keys = keys;
+	cd->n_keys = n_keys;
+	keys = NULL;
 out:
 	strlist_free(names, n);
 	free(keys);

@@ -202,6 +202,8 @@ struct config_problem {
 	int	kind;		/* 0 config, 1 user, 2 contract, 3 key */
 };
 
+struct pgp_keyinfo;
+
 struct config_dir {
 	char	*dir;
 	struct gateway_config cfg;
@@ -216,6 +218,8 @@ struct config_dir {
 	 * recipient key expiring within 30 days). Never a reason to refuse. */
 	struct config_problem *warnings;
 	size_t	n_warnings;
+	struct pgp_keyinfo *keys;	/* the recipients' keys in keys/pgp */
+	size_t	n_keys;
 };
 
 /*

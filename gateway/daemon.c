@@ -81,9 +81,55 @@ problem_kind(int kind)
 	return kind >= 0 && kind < 4 ? names[kind] : "config";
 }
 
-/* Record what a (re)load found: one record for the load, one per problem. */
+static const struct pgp_keyinfo *
+key_find(const struct config_dir *cd, const char *fpr)
+{
+	size_t i;
+
+	for (i = 0; cd != NULL && i < cd->n_keys; i++)
+		if (strcmp(cd->keys[i].fpr, fpr) == 0)
+			return &cd->keys[i];
+	return NULL;
+}
+
+/*
+ * One key.added record per recipient key that is new since `old` (every
+ * key on the first load) and one key.expired per key that has expired
+ * since; a key that stays as it was is not recorded again on reload.
+ */
 static void
-config_audit(struct relgated *rd, int reload)
+key_audit(struct relgated *rd, const struct config_dir *old)
+{
+	const struct config_dir *cd = rd->cd;
+	char detail[512], today_s[16];
+	long today;
+	size_t i;
+
+	date_today(today_s, sizeof(today_s));
+	if (date_parse(today_s, &today) != RG_OK)
+		return;
+	for (i = 0; i < cd->n_keys; i++) {
+		const struct pgp_keyinfo *k = &cd->keys[i];
+		const struct pgp_keyinfo *was = key_find(old, k->fpr);
+		int expired = k->expires != DATE_UNSET && k->expires < today;
+		int was_expired = was != NULL && was->expires != DATE_UNSET &&
+		    was->expires < today;
+
+		snprintf(detail, sizeof(detail), "OpenPGP key %s from %s%s",
+		    k->fpr, k->file, k->revoked ? " (revoked)" : "");
+		if (expired && !was_expired)
+			daemon_audit(rd, "key.expired", "failed", NULL,
+			    k->file, detail);
+		else if (!expired && was == NULL)
+			daemon_audit(rd, "key.added", "ok", NULL, k->file,
+			    detail);
+	}
+}
+
+/* Record what a (re)load found: one record for the load, one per problem,
+ * and the keys added or expired since `old` (NULL on the first load). */
+static void
+config_audit(struct relgated *rd, const struct config_dir *old, int reload)
 {
 	const struct config_dir *cd = rd->cd;
 	char detail[768];
@@ -105,13 +151,14 @@ config_audit(struct relgated *rd, int reload)
 		    cd->problems[i].diag.file[0] != '\0' ?
 		    cd->problems[i].diag.file : NULL, detail);
 	}
+	key_audit(rd, old);
 }
 
 /* Load or reload the configuration directory. */
 int
 daemon_config_load(struct relgated *rd, int reload, struct diag *d)
 {
-	struct config_dir *cd = NULL;
+	struct config_dir *cd = NULL, *old;
 	int rc;
 
 	rc = config_dir_load(&cd, rd->config_dir, d);
@@ -151,16 +198,17 @@ daemon_config_load(struct relgated *rd, int reload, struct diag *d)
 	} else
 		rg_strlcpy(rd->state_dir, cd->cfg.state_dir,
 		    sizeof(rd->state_dir));
-	config_dir_free(rd->cd);
+	old = rd->cd;
 	rd->cd = cd;
 	if (reload) {
 		log_info("configuration reloaded: %zu users, %zu contracts, "
 		    "%zu problems", cd->n_users, cd->n_contracts,
 		    cd->n_problems);
-		config_audit(rd, 1);
+		config_audit(rd, old, 1);
 		if (rd->worker_pid > 0)
 			kill(rd->worker_pid, SIGHUP);
 	}
+	config_dir_free(old);
 	return RG_OK;
 }
 
@@ -445,7 +493,7 @@ daemon_start(struct relgated *rd, struct diag *d)
 		audit_writer_wait(rd);
 	if ((rc = audit_open(&rd->audit, rd->state_dir, d)) != RG_OK)
 		return rc;
-	config_audit(rd, 0);
+	config_audit(rd, NULL, 0);
 	rd->worker_pid = worker_start(rd);
 	return RG_OK;
 }
