@@ -434,6 +434,60 @@ demo_known_hosts(const char *client, const char *ed, const char *ec,
 	return rc;
 }
 
+/*
+ * Make the gateway's OpenPGP key now (the worker would on first start) and
+ * give the contractors' GnuPG homes its public key, certified locally, so
+ * that `gpg -d` on a release says whose signature it carries. The key is
+ * also left as client/gateway.asc.
+ */
+static int
+demo_trust_gateway(const char *state, const char *client, struct diag *d)
+{
+	char fpr[41], asc[PATH_MAX], home[PATH_MAX], ghome[PATH_MAX];
+	struct buf pub;
+	size_t i;
+	int rc;
+
+	if ((rc = gateway_pgp_ensure(state, fpr, d)) != RG_OK)
+		return rc;
+	buf_init(&pub, 256 * 1024);
+	rc = gateway_pgp_export(state, &pub, d);
+	if (rc == RG_OK)
+		rc = pathf(asc, sizeof(asc), d, "%s/gateway.asc", client);
+	if (rc == RG_OK)
+		rc = write_text(asc, &pub, 0644, d);
+	buf_free(&pub);
+	for (i = 0; rc == RG_OK && i < RG_ARRAY_LEN(demo_users); i++) {
+		char *import[] = { "gpg", "--batch", "--quiet", "--import",
+		    asc, NULL };
+		char *lsign[] = { "gpg", "--batch", "--quiet", "--yes",
+		    "--pinentry-mode", "loopback", "--passphrase", "",
+		    "--quick-lsign-key", fpr, NULL };
+
+		if (!demo_users[i].pgp)
+			continue;
+		if ((rc = pathf(home, sizeof(home), d, "%s/%s/gnupg", client,
+		    demo_users[i].name)) != RG_OK ||
+		    (rc = run(import, home, NULL, d)) != RG_OK ||
+		    (rc = run(lsign, home, NULL, d)) != RG_OK)
+			break;
+		{
+			char *kill_agent[] = { "gpgconf", "--homedir", home,
+			    "--kill", "all", NULL };
+
+			(void)run(kill_agent, NULL, NULL, NULL);
+		}
+	}
+	/* the state folder is renamed into place: no agent may keep it */
+	if (pathf(ghome, sizeof(ghome), NULL, "%s/gnupg", state) == RG_OK) {
+		char *kill_agent[] = { "gpgconf", "--homedir", ghome, "--kill",
+		    "all", NULL };
+
+		(void)run(kill_agent, NULL, NULL, NULL);
+	}
+	return rc;
+}
+
 static int
 demo_build(const char *tmp, const char *final, int port, struct diag *d)
 {
@@ -494,7 +548,8 @@ demo_build(const char *tmp, const char *final, int port, struct diag *d)
 	if ((rc = pathf(p, sizeof(p), d, "%s/sample", tmp)) != RG_OK ||
 	    (rc = demo_sample(p, state, d)) != RG_OK)
 		return rc;
-	if ((rc = ssh_hostkeys_ensure(state, ed, ec, sizeof(ed), d)) != RG_OK)
+	if ((rc = ssh_hostkeys_ensure(state, ed, ec, sizeof(ed), d)) != RG_OK ||
+	    (rc = demo_trust_gateway(state, client, d)) != RG_OK)
 		return rc;
 	return demo_known_hosts(client, ed, ec, port, d);
 }

@@ -68,6 +68,9 @@ check "acme-ana downloads it" as acme-ana "$T/get.b"
 check "acme-ana decrypts it with the demo GnuPG home and the checksums hold" sh -c "
 	cd '$T/dl' && GNUPGHOME='$D/client/acme-ana/gnupg' gpg -q --batch -d '$rel' 2>/dev/null | tar --zstd -x &&
 	cd '${rel%.tar.zst.gpg}' && sha256sum -c --quiet SHA256SUMS"
+check "gpg names the gateway's good signature in the demo GnuPG home" sh -c "
+	GNUPGHOME='$D/client/acme-ana/gnupg' gpg --batch -d '$T/dl/$rel' 2>&1 >/dev/null |
+	grep -q 'Good signature from \"relgate gateway'"
 gpgconf --homedir "$D/client/acme-ana/gnupg" --kill all 2>/dev/null || :
 printf 'ls /releases/DEMO-2026-0001\n' > "$T/peek.b"
 check "beta-bo cannot see DEMO-2026-0001's releases" sh -c "! timeout 60 sftp $O -i '$D/client/beta-bo/id_ed25519' -b '$T/peek.b' beta-bo@127.0.0.1 >/dev/null 2>&1"
