@@ -189,6 +189,13 @@ int	sandbox_apply(const char *view_root, struct diag *d);
  */
 int	sandbox_apply_session(const char *state_dir, const char *user,
 	    unsigned roles, struct diag *d);
+/*
+ * Confine the release worker with Landlock: config_dir read-only, state_dir
+ * read-write, what GnuPG needs (/usr, /etc, agent socket folders). RG_OK
+ * without Landlock; RELGATE_SANDBOX=none: no-op.
+ */
+int	sandbox_apply_worker(const char *config_dir, const char *state_dir,
+	    struct diag *d);
 
 /* Sandbox backends (sandbox_landlock.c, sandbox_seccomp.c). */
 enum sandbox_access {

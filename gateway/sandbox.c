@@ -28,7 +28,7 @@
 #include "gateway/gateway.h"
 
 #define PATH_CAP	4096
-#define PATHS_MAX	12
+#define PATHS_MAX	20
 
 struct grants {
 	char	buf[PATHS_MAX][PATH_CAP];
@@ -183,6 +183,57 @@ sandbox_apply_session(const char *state_dir, const char *user,
 		rc = grant(g, state_dir, "audit-export", SANDBOX_RO, d);
 	if (rc == RG_OK)
 		rc = confine(state_dir, g, d);
+	free(g);
+	return rc;
+}
+
+/*
+ * The release worker: Landlock only (it runs gpg, so no system-call
+ * filter). Read: the config dir, /etc, and programs and libraries under
+ * /usr (and /bin, /lib... on systems without merged /usr); read-write: the
+ * state dir (its GNUPGHOME is state_dir/gnupg), gpg-agent's socket folders
+ * (/run/user, /tmp and $TMPDIR), /dev/null.
+ */
+int
+sandbox_apply_worker(const char *config_dir, const char *state_dir,
+    struct diag *d)
+{
+	static const char *const exec[] = { "/usr", "/bin", "/sbin", "/lib",
+	    "/lib64", "/lib32", "/libx32" };
+	struct grants *g;
+	const char *tmpdir = getenv("TMPDIR");
+	size_t i;
+	int rc;
+
+	if ((rc = no_new_privs(d)) != RG_OK)
+		return rc < 0 ? rc : RG_OK;
+	if (config_dir == NULL || state_dir == NULL)
+		return diag_set(d, RG_EINVAL, NULL, 0, 0, "sandbox: no dirs");
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return RG_ENOMEM;
+	rc = grant(g, NULL, config_dir, SANDBOX_RO, d);
+	if (rc == RG_OK)
+		rc = grant(g, NULL, state_dir, SANDBOX_SOCK, d);
+	if (rc == RG_OK)
+		rc = grant(g, NULL, "/etc", SANDBOX_RO, d);
+	for (i = 0; rc == RG_OK && i < sizeof(exec) / sizeof(exec[0]); i++)
+		rc = grant(g, NULL, exec[i], SANDBOX_EXEC, d);
+	if (rc == RG_OK)
+		rc = grant(g, NULL, "/run/user", SANDBOX_SOCK, d);
+	if (rc == RG_OK)
+		rc = grant(g, NULL, "/tmp", SANDBOX_SOCK, d);
+	if (rc == RG_OK && tmpdir != NULL && tmpdir[0] == '/')
+		rc = grant(g, NULL, tmpdir, SANDBOX_SOCK, d);
+	if (rc == RG_OK)
+		rc = grant(g, NULL, "/dev/null", SANDBOX_RW, d);
+	/* gpgme closes a child's descriptors by listing /proc/self/fd */
+	if (rc == RG_OK)
+		rc = grant(g, NULL, "/proc", SANDBOX_RO, d);
+	if (rc == RG_OK)
+		rc = sandbox_landlock(g->p, g->n, d);
+	if (rc == RG_OK)
+		log_debug("sandbox: release worker confined (%zu folders)",
+		    g->n);
 	free(g);
 	return rc;
 }

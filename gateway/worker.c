@@ -345,6 +345,11 @@ worker_run(const char *config_dir, const char *state_dir)
 		worker_close(&w);
 		return 1;
 	}
+	if (sandbox_apply_worker(config_dir, state_dir, &d) != RG_OK) {
+		log_warnx("release worker: cannot confine itself: %s", d.msg);
+		worker_close(&w);
+		return 1;
+	}
 	log_info("release worker started");
 	if (worker_path(q, sizeof(q), "%s/queue", state_dir) == 0 &&
 	    (in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1 &&

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Session sandbox (gateway/sandbox*.c): an authenticated session process
 # runs under a seccomp filter with no_new_privs, Landlock is entered when
-# the kernel offers it, uploads and downloads still work byte for byte,
+# the kernel offers it (the release worker too), uploads and downloads still work byte for byte,
 # and no system call was refused on the way; RELGATE_SANDBOX=none turns it
 # off with a warning.
 . "$top_srcdir/tests/integration/ssh_lib.sh"
@@ -47,6 +47,13 @@ if $PY -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(0 if 
 else
 	check "no Landlock: said so" grep -q "Landlock not offered" "$LOG"
 fi
+helpers=$(for c in $(ps -o pid= --ppid "$PID"); do
+	grep -c '^NoNewPrivs:[[:space:]]*1' "/proc/$c/status" 2>/dev/null || :; done | grep -c '^1$' || :)
+check "the release worker confined itself too (no_new_privs helpers: $helpers)" \
+	[ "$helpers" -ge 1 ]
+check "the release worker runs" grep -q "release worker started" "$LOG"
+check "inside its sandbox" grep -q "sandbox: release worker confined" "$LOG"
+check "and did not fail to confine itself" sh -c "! grep -q 'cannot confine itself' '$LOG'"
 check "no system call refused" sh -c "! grep -q 'not allowed: session killed' '$LOG'"
 check "no session failed to confine itself" sh -c "! grep -q 'cannot confine' '$LOG'"
 check "session.open audited" audit_has session.open ok staff-ann ""

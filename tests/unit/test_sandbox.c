@@ -37,6 +37,7 @@ struct child {
 };
 
 static char state_dir[256];
+static char worker_cfg[256];	/* the worker's config dir, in /var/tmp */
 
 static int
 setup(void **st)
@@ -82,6 +83,7 @@ teardown(void **st)
 #define MODE_ALL	0	/* sandbox_apply(state_dir) */
 #define MODE_OFF	1	/* the same with RELGATE_SANDBOX=none */
 #define MODE_STAFF	2	/* sandbox_apply_session(): staff "ann" */
+#define MODE_WORKER	3	/* sandbox_apply_worker(worker_cfg, state_dir) */
 
 /* Run fn in a sandboxed child. */
 static void
@@ -104,9 +106,13 @@ run_child(int (*fn)(void), int mode, struct child *c)
 		if (mode == MODE_OFF)
 			setenv("RELGATE_SANDBOX", "none", 1);
 		diag_clear(&d);
-		if (mode == MODE_STAFF ? sandbox_apply_session(state_dir, "ann",
-		    ROLE_STAFF, &d) != RG_OK : sandbox_apply(state_dir, &d) !=
-		    RG_OK)
+		if (mode == MODE_WORKER) {
+			if (sandbox_apply_worker(worker_cfg, state_dir, &d) !=
+			    RG_OK)
+				_exit(E_SETUP);
+		} else if (mode == MODE_STAFF ? sandbox_apply_session(
+		    state_dir, "ann", ROLE_STAFF, &d) != RG_OK :
+		    sandbox_apply(state_dir, &d) != RG_OK)
 			_exit(E_SETUP);
 		_exit(fn());
 	}
@@ -239,6 +245,40 @@ do_staff_ann(void)
 	return errno == EACCES ? E_REFUSED : E_OTHER;
 }
 
+/* The release worker: config read-only, state read-write, gpg runs,
+ * nothing else under /var/tmp (where the test's config dir is). */
+static int
+do_worker(void)
+{
+	char p[600];
+	char *argv[] = { "true", NULL };
+	char *envp[] = { NULL };
+	int fd, st;
+	pid_t pid;
+
+	snprintf(p, sizeof(p), "%s/relgate.yaml", worker_cfg);
+	if ((fd = open(p, O_RDONLY)) == -1)
+		return E_OTHER;
+	close(fd);
+	if (open(p, O_WRONLY) != -1)
+		return E_ALLOWED;
+	if (errno != EACCES)
+		return E_OTHER;
+	snprintf(p, sizeof(p), "%s/gnupg-test", state_dir);
+	if (mkdir(p, 0700) != 0)
+		return E_OTHER;
+	if ((pid = fork()) == 0) {
+		execve("/bin/true", argv, envp);
+		_exit(1);
+	}
+	if (pid == -1 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		return E_OTHER;
+	if (open("/var/tmp", O_RDONLY | O_DIRECTORY) != -1)
+		return E_ALLOWED;
+	return errno == EACCES ? E_REFUSED : E_OTHER;
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void
@@ -329,6 +369,29 @@ test_session_roles(void **st)
 }
 
 static void
+test_worker(void **st)
+{
+	struct child c;
+	char p[600];
+	int fd;
+
+	(void)st;
+	if (!landlock_offered())
+		skip();
+	snprintf(worker_cfg, sizeof(worker_cfg), "/var/tmp/rg-sbcfg.XXXXXX");
+	assert_non_null(mkdtemp(worker_cfg));
+	snprintf(p, sizeof(p), "%s/relgate.yaml", worker_cfg);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd != -1);
+	close(fd);
+	run_child(do_worker, MODE_WORKER, &c);
+	unlink(p);
+	rmdir(worker_cfg);
+	assert_true(WIFEXITED(c.status));
+	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
+}
+
+static void
 test_null_backend(void **st)
 {
 	struct child c;
@@ -352,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_execve_refused),
 		cmocka_unit_test(test_files_outside_refused),
 		cmocka_unit_test(test_session_roles),
+		cmocka_unit_test(test_worker),
 		cmocka_unit_test(test_null_backend),
 	};
 
