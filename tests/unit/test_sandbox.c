@@ -279,6 +279,26 @@ do_worker(void)
 	return errno == EACCES ? E_REFUSED : E_OTHER;
 }
 
+#ifdef RG_SANITIZERS
+/* An AddressSanitizer report made inside the sandbox: a read after
+ * free. The runtime must get through its report and exit. */
+static char *volatile dangling;
+
+static int
+do_asan_report(void)
+{
+	char *p = malloc(8), c;
+
+	if (p == NULL)
+		return E_OTHER;
+	p[0] = 0x7f;
+	dangling = p;
+	free(p);
+	c = dangling[0];
+	return c == 0x7f ? E_OK : E_ALLOWED;	/* not reached under ASan */
+}
+#endif
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void
@@ -391,6 +411,24 @@ test_worker(void **st)
 	assert_int_equal(WEXITSTATUS(c.status), E_REFUSED);
 }
 
+#ifdef RG_SANITIZERS
+static void
+test_sanitizer_report(void **st)
+{
+	struct child c;
+
+	(void)st;
+	run_child(do_asan_report, MODE_ALL, &c);
+	assert_false(WIFSIGNALED(c.status));
+	assert_true(WIFEXITED(c.status));
+	assert_int_not_equal(WEXITSTATUS(c.status), E_OK);
+	assert_int_not_equal(WEXITSTATUS(c.status), E_ALLOWED);
+	assert_non_null(strstr(c.err, "ERROR: AddressSanitizer: "
+	    "heap-use-after-free"));
+	assert_null(strstr(c.err, "not allowed"));
+}
+#endif
+
 static void
 test_null_backend(void **st)
 {
@@ -416,6 +454,9 @@ main(void)
 		cmocka_unit_test(test_files_outside_refused),
 		cmocka_unit_test(test_session_roles),
 		cmocka_unit_test(test_worker),
+#ifdef RG_SANITIZERS
+		cmocka_unit_test(test_sanitizer_report),
+#endif
 		cmocka_unit_test(test_null_backend),
 	};
 
