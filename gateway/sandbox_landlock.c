@@ -118,6 +118,7 @@ add_rule(int ruleset, const char *path, uint64_t rights, uint64_t handled,
 	return rc;
 }
 
+/* Restrict this process (and its future children) to paths[]. */
 int
 sandbox_landlock(const struct sandbox_path *paths, size_t n, struct diag *d)
 {

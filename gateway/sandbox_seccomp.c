@@ -138,6 +138,7 @@ allow_list(scmp_filter_ctx ctx, const char *const *names, uint32_t action,
 	return RG_OK;
 }
 
+/* Install the SIGSYS reporter and load the session's allowlist. */
 int
 sandbox_seccomp(struct diag *d)
 {

@@ -299,7 +299,7 @@ do_asan_report(void)
 }
 #endif
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------- */
 
 static void
 assert_killed_for(const struct child *c, long nr)
