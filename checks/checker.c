@@ -485,6 +485,12 @@ cell(struct checker *ck, struct tally *t, size_t colidx, uint64_t row,
 				if (rc != 0)
 					return rc;
 			}
+			if (ck->o.on_token_mt != NULL) {
+				int rc = ck->o.on_token_mt(ck->o.arg,
+				    t == &ck->t[0] ? 0 : 1, colidx, p, len);
+				if (rc != 0)
+					return rc;
+			}
 		} else
 			hit(&tc->v[VR_MASKFMT], row);
 	}
@@ -663,9 +669,11 @@ on_row(void *arg, unsigned long rowno, const struct csv_field *f, size_t n)
 	struct checker *ck = arg;
 	int rc;
 
-	if (rowno == 0)
+	if (rowno == 0) {
 		rc = on_header(ck, f, n);
-	else {
+		if (rc == 0 && ck->o.on_header != NULL)
+			rc = ck->o.on_header(ck->o.arg, f, n);
+	} else {
 		ck->rows++;
 		if (ck->threaded)
 			return pipeline_row(ck, rowno, f, n);
@@ -870,6 +878,8 @@ checker_finish(struct checker *ck, struct check_report **out)
 	if (ck->threaded) {
 		if ((rc = pipeline_finish(ck)) != 0)
 			return rc;
+		if (ck->mt_rc != 0)
+			return ck->mt_rc;	/* the helper has stopped */
 		if (ck->header_seen && (rc = tally_merge(ck, &ck->t[0],
 		    &ck->t[1])) != 0)
 			return rc;

@@ -274,6 +274,21 @@ struct check_opts {
 	 * so far (a progress bar); may be NULL. */
 	void	(*on_progress)(void *arg, uint64_t bytes);
 	void	*arg;
+	/*
+	 * Forms allowed with threads = 2 too (the release worker's fast
+	 * path). on_header: the header row (row 0), on the caller's thread,
+	 * before any data row; non-zero stops the check with that value.
+	 * on_token_mt: as on_token, but called on either thread, `thread`
+	 * telling which (0: the caller's, 1: the helper), so the caller keeps
+	 * per-thread state without locks; tokens of rows checked on one
+	 * thread come in that thread's order, not the file's. With two
+	 * threads a non-zero return does not stop the reading: the first one
+	 * is returned by checker_finish().
+	 */
+	int	(*on_header)(void *arg, const struct csv_field *fields,
+		    size_t n);
+	int	(*on_token_mt)(void *arg, int thread, size_t col,
+		    const char *tok, size_t len);
 };
 
 /* Defaults: today unset (clock), zero totals, one thread, no callbacks. */

@@ -178,6 +178,8 @@ struct checker {
 	uint64_t seq;
 	size_t	chunk;			/* bytes read per window */
 	uint64_t win_bytes;		/* bytes consumed before this window */
+	int	mt_rc;			/* first non-zero on_token_mt return
+					 * of a two-thread check (under mu) */
 };
 
 /* checker.c */

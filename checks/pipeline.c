@@ -63,10 +63,17 @@ batch_run(struct checker *ck, struct tally *t, struct batch *b, size_t from,
     size_t to)
 {
 	size_t i;
+	int rc;
 
 	for (i = from; i < to; i++)
-		(void)checker_row(ck, t, b->rowno[i], b->f + b->first[i],
-		    b->nf[i]);
+		if ((rc = checker_row(ck, t, b->rowno[i], b->f + b->first[i],
+		    b->nf[i])) != 0) {
+			/* only on_token_mt fails a row: keep the first */
+			pthread_mutex_lock(&ck->mu);
+			if (ck->mt_rc == 0)
+				ck->mt_rc = rc;
+			pthread_mutex_unlock(&ck->mu);
+		}
 }
 
 /* Older published batch with rows left to claim, or NULL (lock held). */

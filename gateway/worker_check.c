@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 
 #include "audit/audit.h"
@@ -39,6 +41,7 @@ struct pass {
 	struct worker *w;
 	const struct dataset *ds;
 	struct fpset *tokens;
+	struct fpset tokens1;		/* the check's helper thread's */
 	/* apply mode */
 	int	apply;
 	int	*apply_cols;		/* per file column: 1 = mask here */
@@ -102,13 +105,23 @@ keep_header(struct pass *p, const struct csv_field *f, size_t n)
 	(void)buf_cstr(&p->columns);
 }
 
-/* verify mode: only the header is of interest. */
+/* Two-thread check (verify mode): each thread's tokens go to its own set
+ * (the helper's merged after), so the callback needs no lock. */
 static int
-on_row_header(void *arg, unsigned long row, const struct csv_field *f,
-    size_t n)
+on_token_mt(void *arg, int thread, size_t col, const char *tok, size_t len)
 {
-	if (row == 0)
-		keep_header(arg, f, n);
+	struct pass *p = arg;
+
+	(void)col;
+	return fpset_add(thread == 0 ? p->tokens : &p->tokens1,
+	    token_fingerprint(tok, len)) == RG_OK ? 0 : RG_ENOMEM;
+}
+
+/* Two-thread check: the header row. */
+static int
+on_header(void *arg, const struct csv_field *f, size_t n)
+{
+	keep_header(arg, f, n);
 	return 0;
 }
 
@@ -160,6 +173,124 @@ on_row(void *arg, unsigned long row, const struct csv_field *f, size_t n)
 	if (p->out.len >= OUT_FLUSH)
 		return out_flush(p);
 	return 0;
+}
+
+/*
+ * SHA-256 of the extract on a thread of its own, so that the reading
+ * thread (which also tokenises the CSV and feeds zstd) is not slowed by
+ * it: the file is read into a ring of HASH_RING buffers; the hasher takes
+ * them in order, and a buffer is read into again only once it is hashed.
+ */
+#define HASH_RING	4
+
+struct hasher {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	EVP_MD_CTX *sha;
+	unsigned char *buf[HASH_RING];
+	size_t	len[HASH_RING];
+	uint64_t posted, done;		/* buffers handed over, hashed */
+	int	quit, started;
+};
+
+static void *
+hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		size_t k;
+
+		if (h->done == h->posted) {
+			if (h->quit)
+				break;
+			pthread_cond_wait(&h->cv, &h->mu);
+			continue;
+		}
+		k = (size_t)(h->done % HASH_RING);
+		pthread_mutex_unlock(&h->mu);
+		EVP_DigestUpdate(h->sha, h->buf[k], h->len[k]);
+		pthread_mutex_lock(&h->mu);
+		h->done++;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Start the hasher with its ring (each buffer READ_CHUNK bytes). */
+static int
+hasher_start(struct hasher *h, EVP_MD_CTX *sha)
+{
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	h->sha = sha;
+	for (i = 0; i < HASH_RING; i++)
+		if ((h->buf[i] = malloc(READ_CHUNK)) == NULL)
+			return RG_ENOMEM;
+	if (pthread_mutex_init(&h->mu, NULL) != 0)
+		return RG_ENOMEM;
+	if (pthread_cond_init(&h->cv, NULL) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		return RG_ENOMEM;
+	}
+	if (pthread_create(&h->th, NULL, hasher_main, h) != 0) {
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mu);
+		return RG_ENOMEM;
+	}
+	h->started = 1;
+	return RG_OK;
+}
+
+/* The next buffer to read into (waits until it has been hashed). */
+static unsigned char *
+hasher_next(struct hasher *h)
+{
+	pthread_mutex_lock(&h->mu);
+	while (h->posted - h->done >= HASH_RING)
+		pthread_cond_wait(&h->cv, &h->mu);
+	pthread_mutex_unlock(&h->mu);
+	return h->buf[h->posted % HASH_RING];
+}
+
+/* Hand the buffer from hasher_next(), holding len bytes, over. */
+static void
+hasher_post(struct hasher *h, size_t len)
+{
+	pthread_mutex_lock(&h->mu);
+	h->len[h->posted % HASH_RING] = len;
+	h->posted++;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Wait until everything posted is hashed, stop the thread, free the ring
+ * (the digest context stays the caller's). NULL-safe, idempotent. */
+static void
+hasher_stop(struct hasher *h)
+{
+	size_t i;
+
+	if (h == NULL)
+		return;
+	if (h->started) {
+		pthread_mutex_lock(&h->mu);
+		h->quit = 1;
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->th, NULL);
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mu);
+		h->started = 0;
+	}
+	for (i = 0; i < HASH_RING; i++) {
+		free(h->buf[i]);
+		h->buf[i] = NULL;
+	}
 }
 
 /* Results of one file. */
@@ -217,11 +348,14 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 	struct diag d;
 	struct stat st;
 	EVP_MD_CTX *in_sha = NULL;
+	struct hasher hs;
+	unsigned char *rb;
 	uint64_t got = 0;
 	int fd = -1, rc;
 	size_t i;
 
 	memset(&p, 0, sizeof(p));
+	memset(&hs, 0, sizeof(hs));
 	p.w = j->w;
 	p.ds = j->ds;
 	p.tokens = &j->tokens;
@@ -251,9 +385,12 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 	check_opts_init(&o);
 	o.rows_total_before = (long)j->rows_before;
 	o.releases_before = (long)j->releases_before;
-	o.on_token = on_token;
-	o.on_row = on_row_header;
 	o.arg = &p;
+	/* Verify mode: two threads check (callbacks of the thread-safe
+	 * form); apply mode rewrites rows in order on one thread. */
+	o.threads = j->w->threads > 0 ? 2 : 1;
+	o.on_token_mt = on_token_mt;
+	o.on_header = on_header;
 	buf_init(&p.columns, sizeof(fr->columns) - 1);
 
 	for (i = 0; i < j->ds->n_columns; i++)
@@ -287,6 +424,10 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			rc = RG_ENOMEM;
 			goto out;
 		}
+		o.threads = 1;
+		o.on_token_mt = NULL;
+		o.on_header = NULL;
+		o.on_token = on_token;
 		o.on_row = on_row;
 	}
 	if ((rc = checker_new(&ck, j->c, j->ds, &o, &d)) != RG_OK) {
@@ -303,8 +444,15 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		job_err(j, "package: %s", d.msg);
 		goto out;
 	}
+	/* verify mode on 2+ cores: the input's SHA-256 on its own thread */
+	if (!p.apply && j->w->threads > 0 && (rc = hasher_start(&hs,
+	    in_sha)) != RG_OK)
+		goto out;
 	for (;;) {
-		ssize_t n = read(fd, chunk, READ_CHUNK);
+		ssize_t n;
+
+		rb = hs.started ? hasher_next(&hs) : chunk;
+		n = read(fd, rb, READ_CHUNK);
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -328,16 +476,19 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			rc = RG_EIO;
 			goto out;
 		}
+		if (hs.started)
+			hasher_post(&hs, (size_t)n);
+		else if (!p.apply)
+			EVP_DigestUpdate(in_sha, rb, (size_t)n);
 		if (!p.apply) {
-			EVP_DigestUpdate(in_sha, chunk, (size_t)n);
-			if ((rc = stage_entry_write(j->stage, chunk, (size_t)n,
+			if ((rc = stage_entry_write(j->stage, rb, (size_t)n,
 			    &d)) != RG_OK) {
 				job_err(j,
 				    "package: %s", d.msg);
 				goto out;
 			}
 		}
-		if ((rc = checker_feed(ck, chunk, (size_t)n)) != 0) {
+		if ((rc = checker_feed(ck, rb, (size_t)n)) != 0) {
 			job_err(j, "%s: %s",
 			    fr->name, p.io_error ? strerror(p.io_error) :
 			    rg_strerror(rc));
@@ -355,12 +506,18 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		    rg_strerror(rc));
 		goto out;
 	}
+	for (i = 0; i < p.tokens1.n; i++)
+		if ((rc = fpset_add(p.tokens, p.tokens1.v[i])) != RG_OK) {
+			job_err(j, "%s: %s", fr->name, rg_strerror(rc));
+			goto out;
+		}
 	if (!p.apply) {
 		if ((rc = stage_entry_end(j->stage, &d)) != RG_OK) {
 			job_err(j, "package: %s",
 			    d.msg);
 			goto out;
 		}
+		hasher_stop(&hs);	/* everything read is hashed */
 		sha_hex(in_sha, fr->sha256);
 		fr->bytes = got;
 	} else {
@@ -411,6 +568,8 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		    sizeof(fr->columns));
 	rc = RG_OK;
 out:
+	hasher_stop(&hs);
+	fpset_free(&p.tokens1);
 	buf_free(&p.columns);
 	EVP_MD_CTX_free(in_sha);
 	EVP_MD_CTX_free(p.sha);
@@ -702,6 +861,22 @@ conclude(struct check_job *j, int passed)
 	    passed ? "" : note);
 }
 
+/*
+ * zstd worker threads for the staging: one per core (at most 4). The check
+ * pass itself is two threads, so with one zstd thread compression alone
+ * would set the pace; with more, the cores are shared by whatever is
+ * behind. 0 on one core (compression on the caller's thread).
+ */
+static int
+zstd_threads(const struct worker *w)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (w->threads <= 0 || n < 2)
+		return w->threads > 0 ? w->threads : 0;
+	return n > 4 ? 4 : (int)n;
+}
+
 /* Check a request (state `checking`) from the start. */
 int
 worker_check(struct worker *w, const char *request_id)
@@ -771,7 +946,8 @@ worker_check(struct worker *w, const char *request_id)
 		rc = RG_ENOMEM;
 		goto out;
 	}
-	if ((rc = stage_open(&j.stage, stage_tmp, w->threads, &d)) != RG_OK) {
+	if ((rc = stage_open(&j.stage, stage_tmp, zstd_threads(w), &d)) !=
+	    RG_OK) {
 		log_warnx("%s: %s", r.id, d.msg);
 		goto out;
 	}
