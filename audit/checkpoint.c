@@ -148,12 +148,20 @@ audit_checkpoint_sign_ex(struct audit_store *s, const char *state_dir,
 	memset(&f, 0, sizeof(f));
 	f.type = "log.checkpoint";
 	f.after_seq = p.last_signed > after ? p.last_signed : after;
-	if (rc == 0)
+	/* In batches of RG_ARRAY_LEN(p.seq): a writer killed while far
+	 * behind leaves more than one batch, and signing only the first
+	 * before `seq` would leave a gap that verify reports. */
+	while (rc >= 0) {
+		p.n = 0;
 		rc = s->ops->query(s, &f, on_unsigned, &p, d);
-	for (i = 0; rc >= 0 && i < p.n; i++)
-		if (p.seq[i] != seq)
-			rc = sign_one(s, state_dir, p.seq[i], p.hash[i], put,
-			    ctx, d);
+		for (i = 0; rc >= 0 && i < p.n; i++)
+			if (p.seq[i] != seq)
+				rc = sign_one(s, state_dir, p.seq[i],
+				    p.hash[i], put, ctx, d);
+		if (p.n < RG_ARRAY_LEN(p.seq))
+			break;
+		f.after_seq = p.seq[p.n - 1];
+	}
 	if (rc >= 0 && seq > 0)
 		rc = sign_one(s, state_dir, seq, hash, put, ctx, d);
 	close(fd);
