@@ -109,7 +109,8 @@ give_to_state_owner(const char *state_dir, const char *maskdir,
 	paths[2] = keyfile;
 	for (i = 0; i < RG_ARRAY_LEN(paths); i++)
 		if (lstat(paths[i], &pst) == 0 && pst.st_uid == 0)
-			(void)lchown(paths[i], st.st_uid, st.st_gid);
+			if (lchown(paths[i], st.st_uid, st.st_gid) == -1)
+				continue;	/* best effort: the load reports */
 }
 
 /*
