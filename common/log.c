@@ -27,6 +27,9 @@ log_init(enum log_target target, const char *ident, int debug)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+static void	log_vwrite(int, const char *, va_list, const char *)
+	    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 {
