@@ -160,6 +160,16 @@ state_db_rollback(struct state_db *db)
 	(void)exec_sql(db, "ROLLBACK;");
 }
 
+/* Run a statement that returns no rows and finalize it. */
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+}
+
 /* Prepare sql and bind the NULL-terminated text arguments in order. */
 static sqlite3_stmt *
 prep(struct state_db *db, const char *sql, ...)
@@ -384,15 +394,12 @@ state_db_request_shown(struct state_db *db, const char *id,
     const char *updated)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	st = prep(db, "UPDATE requests SET shown = 1 WHERE id = ?1 AND"
 	    " updated = ?2;", id, updated, NULL);
 	if (st == NULL)
 		return RG_EDB;
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+	return step_done(st);
 }
 
 /* Requests whose status files may not show their stored state. */
@@ -528,15 +535,12 @@ int
 state_db_release_drop(struct state_db *db, const char *id)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	st = prep(db, "DELETE FROM releases WHERE id = ?1 AND state ="
 	    " 'reserved';", id, NULL);
 	if (st == NULL)
 		return RG_EDB;
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+	return step_done(st);
 }
 
 /* Read one release. */
@@ -577,7 +581,6 @@ state_db_release_published(struct state_db *db, const char *id,
     const char *time, long expires_day, long max_downloads)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	st = prep(db, "UPDATE releases SET state = 'published', published = ?2,"
 	    " expires_day = ?3, max_downloads = ?4 WHERE id = ?1;", id, time,
@@ -586,9 +589,7 @@ state_db_release_published(struct state_db *db, const char *id,
 		return RG_EDB;
 	sqlite3_bind_int64(st, 3, expires_day);
 	sqlite3_bind_int64(st, 4, max_downloads);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+	return step_done(st);
 }
 
 /* Set a release's state. */
@@ -597,15 +598,12 @@ state_db_release_set_state(struct state_db *db, const char *id,
     const char *state)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	st = prep(db, "UPDATE releases SET state = ?2 WHERE id = ?1;", id,
 	    state, NULL);
 	if (st == NULL)
 		return RG_EDB;
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+	return step_done(st);
 }
 
 /* Count one complete download once per queue entry. */
@@ -673,7 +671,6 @@ state_db_tokens_add(struct state_db *db, const char *contract,
     const char *release, const char *path, int64_t count)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	st = prep(db, "INSERT OR REPLACE INTO token_files(release, contract,"
 	    " path, count) VALUES(?1, ?2, ?3, ?4);", release, contract, path,
@@ -681,9 +678,7 @@ state_db_tokens_add(struct state_db *db, const char *contract,
 	if (st == NULL)
 		return RG_EDB;
 	sqlite3_bind_int64(st, 4, count);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? RG_OK : RG_EDB;
+	return step_done(st);
 }
 
 /* Fingerprint files of every other contract. */
