@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -355,6 +356,13 @@ accept_one(struct master *m, int lfd)
 		m->kids = nk;
 		m->cap_kids = ncap;
 	}
+	/*
+	 * SFTP is request and reply: a 28-byte STATUS must not wait behind
+	 * Nagle for the client's delayed ACK (uploads stalled 10-40 ms at a
+	 * time). libssh writes whole packets, so no tiny segments come of it.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_warn("socketpair");
 		close(fd);

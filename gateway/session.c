@@ -34,6 +34,7 @@
 #include "contracts/contracts.h"
 #include "gateway/gateway.h"
 #include "gateway/sftp.h"
+#include "gateway/sockbuf.h"
 #include "keys/keys.h"
 
 #define IN_CAP		(4u << 20)	/* SFTP bytes waiting to be handled */
@@ -807,6 +808,10 @@ sess_serve(struct sess *s)
 {
 	int idle = s->p->cd->cfg.idle_timeout;
 
+	/* bulk data from here on: large reads under libssh (sockbuf.c) */
+	if (sockbuf_attach(s->p->fd) != 0)
+		log_warnx("%s: no memory for the socket buffer; reading "
+		    "4 KiB at a time", s->source);
 	s->last_active = time(NULL);
 	for (;;) {
 		int busy = 0;
@@ -852,6 +857,7 @@ sess_serve(struct sess *s)
 		chan_finish(c, 1);
 		chan_free(c);
 	}
+	sockbuf_detach();
 }
 
 /*
