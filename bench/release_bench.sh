@@ -48,8 +48,19 @@ WPID=$!
 trap 'kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; rl_cleanup_gpg; rm -rf "$T"' EXIT
 for _ in $(seq 200); do [ -s "$S/releases/gateway.asc" ] && break; sleep 0.05; done
 cat "$F" > /dev/null	# page cache warm for both sides
+# RELEASE_BENCH_PERF=FILE: perf record -g the worker into FILE (profiling;
+# the times are then not comparable). RELEASE_BENCH_NOBASE=1: our side only.
+PPID_=
+if [ -n "${RELEASE_BENCH_PERF:-}" ]; then
+	perf record -q -g -o "$RELEASE_BENCH_PERF" -p "$WPID" 2>/dev/null &
+	PPID_=$!
+	sleep 1
+fi
 
 now() { date +%s.%N; }
+# CPU seconds of the worker and the children it waited for (gpg), from
+# /proc: less disturbed than wall time on a busy machine.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15+$16+$17)/hz}' "/proc/$WPID/stat"; }
 # The machine may be shared and noisy: the baseline runs before and after
 # ours, and the ratio is taken against the mean of the two.
 baseline() {
@@ -58,7 +69,7 @@ baseline() {
 	echo "baseline: $out" >&2
 	echo "$out" | sed -n 's/^tar|zstd -1|gpg -z0: \([0-9.]*\) s.*/\1/p'
 }
-bt1=$(baseline)
+if [ -n "${RELEASE_BENCH_NOBASE:-}" ]; then bt1=1; else bt1=$(baseline); fi
 # wait_state STATE: poll the request's status.json (10 ms steps)
 wait_state() {
 	local f=$S/spool/staff/staff-ann/bench/status.json
@@ -71,20 +82,26 @@ wait_state() {
 		sleep 0.01
 	done
 }
+c0=$(cpu)
 t0=$(now)
 "$WORKER" -s "$S" --enqueue submit staff-ann bench
 wait_state awaiting_approval
 t1=$(now)
+c1=$(cpu)
 RID=$(rl_json "$S/spool/staff/staff-ann/bench/status.json" request)
 mkdir -p "$S/requests/$RID/decisions"
 printf 'decision: approve\nreason: bench\n' > "$S/requests/$RID/decisions/staff-ben.yaml"
+c2=$(cpu)
 t2=$(now)
 "$WORKER" -s "$S" --enqueue decision "$RID" staff-ben
 wait_state published
 t3=$(now)
+c3=$(cpu)
+echo "worker CPU: checks $(python3 -c "print(f'{$c1-$c0:.2f}')") s, packaging $(python3 -c "print(f'{$c3-$c2:.2f}')") s"
 pkg=$(ls "$S"/releases/TEST-2026-0001/*.gpg)
 
-bt2=$(baseline)
+if [ -n "$PPID_" ]; then kill -INT "$PPID_"; wait "$PPID_" || :; fi
+if [ -n "${RELEASE_BENCH_NOBASE:-}" ]; then bt2=1; else bt2=$(baseline); fi
 bt=$(python3 -c "print(($bt1 + $bt2) / 2)")
 python3 - "$t0" "$t1" "$t2" "$t3" "$bt" "$(stat -c %s "$pkg")" <<'PY'
 import sys

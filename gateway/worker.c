@@ -99,7 +99,8 @@ export_gateway_key(struct worker *w)
 	int rc;
 
 	diag_clear(&d);
-	if ((rc = gateway_pgp_ensure(w->state_dir, fpr, &d)) != RG_OK) {
+	/* (remembered for signing packages) */
+	if ((rc = pgp_signer_fpr(w->state_dir, fpr, &d)) != RG_OK) {
 		log_warnx("gateway key: %s", d.msg);
 		return rc;
 	}

@@ -2,8 +2,8 @@
  * After the checks: approvers' decisions (1 or 2 distinct approvers named on
  * the contract, never the submitter), rejection, withdrawal, and for an
  * approved request the package: manifest.json and SHA256SUMS as the head
- * frame in front of the staged tar+zstd, signed and encrypted with GPGME to
- * the contract's recipients into releases/CONTRACT/.tmp.*, fsynced, then
+ * frame in front of the staged tar+zstd, signed and encrypted by gpg (run
+ * directly, keys/pgp_encrypt.c) to the contract's recipients into releases/CONTRACT/.tmp.*, fsynced, then
  * made visible by rename with its .sha256 sidecar. Then retention: a
  * release is expired and purged after download_days or max_downloads
  * complete downloads.
@@ -492,34 +492,6 @@ make_head_files(struct worker *w, const struct request_rec *r,
 	return rc ? RG_ETOOBIG : RG_OK;
 }
 
-/* Plaintext source: the head frame, then the staged file. */
-struct plain_src {
-	const struct buf *head;
-	size_t	off;
-	int	fd;
-};
-
-static long
-plain_read(void *arg, void *buf, size_t len)
-{
-	struct plain_src *p = arg;
-	ssize_t n;
-
-	if (p->off < p->head->len) {
-		size_t k = p->head->len - p->off;
-
-		if (k > len)
-			k = len;
-		memcpy(buf, p->head->data + p->off, k);
-		p->off += k;
-		return (long)k;
-	}
-	do
-		n = read(p->fd, buf, len);
-	while (n == -1 && errno == EINTR);
-	return (long)n;
-}
-
 /* Ciphertext sink: the temporary file, hashed on the way. */
 struct cipher_dst {
 	int	fd;
@@ -581,7 +553,7 @@ worker_publish(struct worker *w, const char *request_id)
 	unsigned int mdlen = 0;
 	const struct contract *c;
 	struct package_file pf[2];
-	struct plain_src src = { NULL, 0, -1 };
+	int src_fd = -1;
 	struct cipher_dst dst = { -1, NULL, 0, 0 };
 	struct buf man, sums, head;
 	struct audit_event ev;
@@ -643,8 +615,7 @@ worker_publish(struct worker *w, const char *request_id)
 	}
 	if ((rc = package_head(&head, pf, 2, time(NULL), &d)) != RG_OK)
 		goto out;
-	src.head = &head;
-	if ((src.fd = open(stage, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	if ((src_fd = open(stage, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		rc = diag_set(&d, RG_ENOENT, stage, 0, 0, "%s",
 		    strerror(errno));
 		goto out;
@@ -659,9 +630,10 @@ worker_publish(struct worker *w, const char *request_id)
 		rc = RG_ENOMEM;
 		goto out;
 	}
-	if ((rc = pgp_encrypt_sign(w->state_dir, pgp_dir, c->recipients,
-	    c->n_recipients, plain_read, &src, cipher_write, &dst, &d)) !=
-	    RG_OK)
+	/* The head frame from memory, then the staged file (spliced). */
+	if ((rc = pgp_encrypt_sign_fd(w->state_dir, pgp_dir, c->recipients,
+	    c->n_recipients, head.data, head.len, src_fd, cipher_write, &dst,
+	    &d)) != RG_OK)
 		goto out;
 	if (fsync(dst.fd) != 0) {
 		rc = diag_set(&d, RG_EIO, tmp, 0, 0, "fsync: %s",
@@ -711,8 +683,8 @@ out:
 		(void)unlink(tmp);
 		(void)unlink(stmp);
 	}
-	if (src.fd != -1)
-		close(src.fd);
+	if (src_fd != -1)
+		close(src_fd);
 	if (dst.fd != -1)
 		close(dst.fd);
 	EVP_MD_CTX_free(dst.sha);

@@ -139,5 +139,17 @@ typedef long (*pgp_write_fn)(void *arg, const void *buf, size_t len);
 int	pgp_encrypt_sign(const char *state_dir, const char *pgp_dir,
 	    char *const *recipients, size_t n_recipients, pgp_read_fn rd,
 	    void *rd_arg, pgp_write_fn wr, void *wr_arg, struct diag *d);
+/*
+ * As pgp_encrypt_sign, the plaintext being head[0..head_len) followed by
+ * the whole file fd (read from offset 0 with pread/splice; its file offset
+ * is left alone).
+ */
+int	pgp_encrypt_sign_fd(const char *state_dir, const char *pgp_dir,
+	    char *const *recipients, size_t n_recipients, const void *head,
+	    size_t head_len, int fd, pgp_write_fn wr, void *wr_arg,
+	    struct diag *d);
+/* The gateway key's fingerprint (gateway_pgp_ensure, made on first use),
+ * remembered for the process. */
+int	pgp_signer_fpr(const char *state_dir, char fpr[41], struct diag *d);
 
 #endif /* RG_KEYS_H */
