@@ -268,7 +268,7 @@ struct handle {
 	uint64_t size_at_open;
 	int	reached_eof;
 	uint64_t unflushed;		/* written since writeback was started */
-	void	*sha;			/* EVP_MD_CTX while writes are sequential */
+	struct upload_hash *sha;	/* while writes are sequential */
 };
 
 struct sftp_server {
@@ -378,6 +378,15 @@ uint32_t sftp_withdraw(struct sftp_server *s, const struct vres *res,
 /* A decision.yaml upload finished: parse, store, queue. */
 uint32_t sftp_decision(struct sftp_server *s, struct handle *h,
 	    char *msg, size_t msglen);
+
+/* The SHA-256 of an upload, hashed on a thread beside the transfer
+ * (sftp_hash.c). */
+struct upload_hash;
+struct upload_hash *upload_hash_new(void);
+int	upload_hash_update(struct upload_hash *uh, const void *data,
+	    size_t len);
+int	upload_hash_final(struct upload_hash *uh, unsigned char md[32]);
+void	upload_hash_free(struct upload_hash *uh);
 
 /* Append an audit event for this session (NULL audit: no-op). */
 int	sftp_audit(const struct sftp_session_info *info, const char *type,

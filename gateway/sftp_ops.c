@@ -18,8 +18,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "contracts/contracts.h"
 #include "gateway/gateway.h"
 #include "gateway/sftp_internal.h"
@@ -195,12 +193,7 @@ sftp_op_open(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	h->created = (oflags & O_CREAT) != 0;
 	h->size_at_open = (uint64_t)st.st_size;
 	if (writing && !h->append && st.st_size == 0) {
-		h->sha = EVP_MD_CTX_new();
-		if (h->sha != NULL &&
-		    EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1) {
-			EVP_MD_CTX_free(h->sha);
-			h->sha = NULL;
-		}
+		h->sha = upload_hash_new();
 	}
 	return sftp_reply_handle(s, out, id, i);
 }
@@ -233,7 +226,6 @@ finish_upload(struct sftp_server *s, struct handle *h, int broken,
 	char hex[65], *data;
 	const char *leaf;
 	struct stat st;
-	unsigned mdlen = 0;
 	ssize_t n;
 	int dfd;
 	uint32_t code;
@@ -271,7 +263,7 @@ finish_upload(struct sftp_server *s, struct handle *h, int broken,
 		return sftp_decision(s, h, msg, len);
 	hex[0] = '\0';
 	if (h->sha != NULL && h->contig == (uint64_t)st.st_size &&
-	    EVP_DigestFinal_ex(h->sha, md, &mdlen) == 1 && mdlen == 32)
+	    upload_hash_final(h->sha, md) == 0)
 		hex_encode(hex, md, 32);
 	if (sftp_audit(s->info, "file.upload", "ok", h->res,
 	    (int64_t)st.st_size, hex[0] ? hex : NULL, NULL) != 0) {
@@ -474,7 +466,7 @@ sftp_op_write(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 			uint32_t code = sftp_errno_status(w < 0 ? errno : EIO,
 			    1, msg, sizeof(msg));
 
-			EVP_MD_CTX_free(h->sha);
+			upload_hash_free(h->sha);
 			h->sha = NULL;
 			return sftp_reply_status(s, out, id, code, msg);
 		}
@@ -483,8 +475,8 @@ sftp_op_write(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	/* The SHA-256 is kept only while writes follow each other. */
 	if (h->sha != NULL) {
 		if (off != h->contig ||
-		    EVP_DigestUpdate(h->sha, data, len) != 1) {
-			EVP_MD_CTX_free(h->sha);
+		    upload_hash_update(h->sha, data, len) != 0) {
+			upload_hash_free(h->sha);
 			h->sha = NULL;
 		}
 	}
@@ -670,7 +662,7 @@ sftp_op_fsetstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	/* A size that is not where the writes reached ends the hash. */
 	if ((a.flags & SSH_FILEXFER_ATTR_SIZE) && a.size != h->contig &&
 	    h->sha != NULL) {
-		EVP_MD_CTX_free(h->sha);
+		upload_hash_free(h->sha);
 		h->sha = NULL;
 	}
 	return sftp_reply_status(s, out, id, apply_attrs(h->fd, &a, msg,

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "gateway/sftp_internal.h"
 
@@ -251,7 +250,7 @@ sftp_handle_release(struct sftp_server *s, struct handle *h)
 	for (i = 0; i < h->n_ents; i++)
 		free(h->ents[i].name);
 	free(h->ents);
-	EVP_MD_CTX_free(h->sha);
+	upload_hash_free(h->sha);
 	free(h->res);
 	memset(h, 0, sizeof(*h));
 	h->type = H_FREE;

@@ -123,6 +123,15 @@ check "sftp: ls -l lists the upload" grep -q 'big.bin' "$T/out"
 check "sftp: df works (statvfs)" grep -q 'Avail' "$T/out"
 check "sftp: file mode 0600" [ "$(stat -c %a "$SP/q1/big.bin")" = 600 ]
 check "sftp: rename round trip" [ -f "$SP/q1/d.csv" ]
+# the upload's audit record carries the SHA-256 of what is on disk (hashed
+# on the session's hashing thread, 5 MiB: the ring of slots wraps)
+up_sha=$("$RELGATE" -c "$ETC" audit list --type file.upload --json 2>/dev/null |
+	$PY -c 'import sys, json
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["path"] == "/requests/q1/big.bin": print(r["sha256"])' | head -1)
+check "sftp: file.upload audit record has the file's sha256" \
+	[ "$up_sha" = "$(sha256sum "$SP/q1/big.bin" | cut -c1-64)" ]
 echo "put $T/d.csv /requests/loose.csv" | sftp_as staff-ann && fail "put outside a folder accepted"
 check "sftp: a file outside a request folder is refused (not on disk)" absent "$SP/loose.csv"
 grep -q -i "permission denied" "$T/out" && pass "sftp: client reports permission denied" || fail "sftp message: $(cat "$T/out")"
