@@ -176,28 +176,34 @@ on_row(void *arg, unsigned long row, const struct csv_field *f, size_t n)
 }
 
 /*
- * SHA-256 of the extract on a thread of its own, so that the reading
- * thread (which also tokenises the CSV and feeds zstd) is not slowed by
- * it: the file is read into a ring of HASH_RING buffers; the hasher takes
- * them in order, and a buffer is read into again only once it is hashed.
+ * SHA-256 and staging of the extract on a thread of its own, so that the
+ * reading thread (which also tokenises and checks the CSV) is slowed by
+ * neither, nor waits when zstd's workers are behind: the file is read into
+ * a ring of HASH_RING buffers; the I/O thread takes them in order, hashes
+ * each and writes it to the stage (tar+zstd), and a buffer is read into
+ * again only once it is done.
  */
-#define HASH_RING	4
+#define HASH_RING	8
 
 struct hasher {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	EVP_MD_CTX *sha;
+	struct stage *stage;		/* NULL: hash only */
 	unsigned char *buf[HASH_RING];
 	size_t	len[HASH_RING];
-	uint64_t posted, done;		/* buffers handed over, hashed */
+	uint64_t posted, done;		/* buffers handed over, done */
 	int	quit, started;
+	int	failed;			/* staging failed: see diag */
+	struct diag diag;
 };
 
 static void *
 hasher_main(void *arg)
 {
 	struct hasher *h = arg;
+	int failed;
 
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
@@ -209,10 +215,19 @@ hasher_main(void *arg)
 			pthread_cond_wait(&h->cv, &h->mu);
 			continue;
 		}
+		int bad = 0;
+
 		k = (size_t)(h->done % HASH_RING);
+		failed = h->failed;	/* only this thread sets it */
 		pthread_mutex_unlock(&h->mu);
 		EVP_DigestUpdate(h->sha, h->buf[k], h->len[k]);
+		if (h->stage != NULL && !failed &&
+		    stage_entry_write(h->stage, h->buf[k], h->len[k],
+		    &h->diag) != RG_OK)
+			bad = 1;
 		pthread_mutex_lock(&h->mu);
+		if (bad)
+			h->failed = 1;
 		h->done++;
 		pthread_cond_broadcast(&h->cv);
 	}
@@ -220,14 +235,17 @@ hasher_main(void *arg)
 	return NULL;
 }
 
-/* Start the hasher with its ring (each buffer READ_CHUNK bytes). */
+/* Start the I/O thread with its ring (each buffer READ_CHUNK bytes):
+ * hash into sha, stage into stage (may be NULL). */
 static int
-hasher_start(struct hasher *h, EVP_MD_CTX *sha)
+hasher_start(struct hasher *h, EVP_MD_CTX *sha, struct stage *stage)
 {
 	size_t i;
 
 	memset(h, 0, sizeof(*h));
 	h->sha = sha;
+	h->stage = stage;
+	diag_clear(&h->diag);
 	for (i = 0; i < HASH_RING; i++)
 		if ((h->buf[i] = malloc(READ_CHUNK)) == NULL)
 			return RG_ENOMEM;
@@ -246,15 +264,19 @@ hasher_start(struct hasher *h, EVP_MD_CTX *sha)
 	return RG_OK;
 }
 
-/* The next buffer to read into (waits until it has been hashed). */
+/* The next buffer to read into (waits until it is done); NULL when the
+ * staging failed. */
 static unsigned char *
 hasher_next(struct hasher *h)
 {
+	int failed;
+
 	pthread_mutex_lock(&h->mu);
 	while (h->posted - h->done >= HASH_RING)
 		pthread_cond_wait(&h->cv, &h->mu);
+	failed = h->failed;
 	pthread_mutex_unlock(&h->mu);
-	return h->buf[h->posted % HASH_RING];
+	return failed ? NULL : h->buf[h->posted % HASH_RING];
 }
 
 /* Hand the buffer from hasher_next(), holding len bytes, over. */
@@ -268,7 +290,7 @@ hasher_post(struct hasher *h, size_t len)
 	pthread_mutex_unlock(&h->mu);
 }
 
-/* Wait until everything posted is hashed, stop the thread, free the ring
+/* Wait until everything posted is done, stop the thread, free the ring
  * (the digest context stays the caller's). NULL-safe, idempotent. */
 static void
 hasher_stop(struct hasher *h)
@@ -444,14 +466,20 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		job_err(j, "package: %s", d.msg);
 		goto out;
 	}
-	/* verify mode on 2+ cores: the input's SHA-256 on its own thread */
+	/* verify mode on 2+ cores: the input's SHA-256 and staging on a
+	 * thread of their own */
 	if (!p.apply && j->w->threads > 0 && (rc = hasher_start(&hs,
-	    in_sha)) != RG_OK)
+	    in_sha, j->stage)) != RG_OK)
 		goto out;
 	for (;;) {
 		ssize_t n;
 
 		rb = hs.started ? hasher_next(&hs) : chunk;
+		if (rb == NULL) {
+			job_err(j, "package: %s", hs.diag.msg);
+			rc = RG_EIO;
+			goto out;
+		}
 		n = read(fd, rb, READ_CHUNK);
 
 		if (n == -1 && errno == EINTR)
@@ -476,11 +504,9 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			rc = RG_EIO;
 			goto out;
 		}
-		if (hs.started)
-			hasher_post(&hs, (size_t)n);
-		else if (!p.apply)
+		if (!hs.started && !p.apply)
 			EVP_DigestUpdate(in_sha, rb, (size_t)n);
-		if (!p.apply) {
+		if (!hs.started && !p.apply) {
 			if ((rc = stage_entry_write(j->stage, rb, (size_t)n,
 			    &d)) != RG_OK) {
 				job_err(j,
@@ -488,6 +514,10 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 				goto out;
 			}
 		}
+		/* the I/O thread and checker_feed (which copies) only read
+		 * the buffer */
+		if (hs.started)
+			hasher_post(&hs, (size_t)n);
 		if ((rc = checker_feed(ck, rb, (size_t)n)) != 0) {
 			job_err(j, "%s: %s",
 			    fr->name, p.io_error ? strerror(p.io_error) :
@@ -512,12 +542,17 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			goto out;
 		}
 	if (!p.apply) {
+		hasher_stop(&hs);	/* everything read is hashed, staged */
+		if (hs.failed) {
+			job_err(j, "package: %s", hs.diag.msg);
+			rc = RG_EIO;
+			goto out;
+		}
 		if ((rc = stage_entry_end(j->stage, &d)) != RG_OK) {
 			job_err(j, "package: %s",
 			    d.msg);
 			goto out;
 		}
-		hasher_stop(&hs);	/* everything read is hashed */
 		sha_hex(in_sha, fr->sha256);
 		fr->bytes = got;
 	} else {

