@@ -29,7 +29,7 @@
 #include "gateway/sftp_internal.h"
 
 #define SLOT_SIZE	(256u * 1024)
-#define SLOTS		16		/* 4 MiB of uploads in flight */
+#define SLOTS		8		/* 2 MiB of uploads in flight */
 
 struct upload_hash {
 	EVP_MD_CTX *ctx;
