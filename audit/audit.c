@@ -1,8 +1,9 @@
 /*
  * audit/audit.c — the audit library every process uses: audit_open()
  * connects to the audit writer's socket (STATE_DIR/audit/audit.sock) when
- * one answers, and otherwise opens the SQLite log directly. Either way
- * audit_append() returns only once the record is committed and fsynced.
+ * one answers, and otherwise opens the SQLite log directly (not for
+ * audit_open_writer(): sessions). Either way audit_append() returns only
+ * once the record is committed and fsynced.
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@ struct audit {
 	struct audit_store *store;	/* direct mode, and reads */
 	int	sock;			/* -1 unless connected to the writer */
 	int	readonly;
+	int	writer_only;		/* never the SQLite log itself */
 	int	signing;
 	uint64_t checkpoint_every;
 	int	syslog_fd;
@@ -51,7 +53,7 @@ sock_connect(const char *state_dir)
 
 static int
 open_common(struct audit **out, const char *state_dir, int readonly,
-    struct diag *d)
+    int writer_only, struct diag *d)
 {
 	struct audit *a;
 	int rc;
@@ -67,8 +69,14 @@ open_common(struct audit **out, const char *state_dir, int readonly,
 	a->readonly = readonly;
 	a->checkpoint_every = AUDIT_CHECKPOINT_DEFAULT;
 	buf_init(&a->msg, AUDIT_MSG_MAX + 16);
+	a->writer_only = writer_only;
 	if (!readonly)
 		a->sock = sock_connect(state_dir);
+	if (a->sock == -1 && writer_only) {
+		audit_close(a);
+		return diag_set(d, RG_EDB, state_dir, 0, 0,
+		    "the audit writer does not answer");
+	}
 	if (a->sock == -1) {
 		rc = audit_store_sqlite_open(&a->store, state_dir, !readonly,
 		    readonly, d);
@@ -84,13 +92,19 @@ open_common(struct audit **out, const char *state_dir, int readonly,
 int
 audit_open(struct audit **out, const char *state_dir, struct diag *d)
 {
-	return open_common(out, state_dir, 0, d);
+	return open_common(out, state_dir, 0, 0, d);
+}
+
+int
+audit_open_writer(struct audit **out, const char *state_dir, struct diag *d)
+{
+	return open_common(out, state_dir, 0, 1, d);
 }
 
 int
 audit_open_readonly(struct audit **out, const char *state_dir, struct diag *d)
 {
-	return open_common(out, state_dir, 1, d);
+	return open_common(out, state_dir, 1, 0, d);
 }
 
 /* Reads always go to the database, also for a handle on the socket. */
@@ -99,6 +113,9 @@ need_store(struct audit *a, struct diag *d)
 {
 	if (a->store != NULL)
 		return RG_OK;
+	if (a->writer_only)
+		return diag_set(d, RG_EPERM, a->state_dir, 0, 0,
+		    "this process may only append through the audit writer");
 	return audit_store_sqlite_open(&a->store, a->state_dir, 0, 1, d);
 }
 
@@ -216,6 +233,8 @@ audit_append(struct audit *a, const struct audit_event *ev, uint64_t *seq)
 		return RG_EPERM;
 	if ((rc = audit_event_check(ev, NULL)) != 0)
 		return rc;
+	if (a->sock == -1 && a->writer_only)	/* a restarted writer? */
+		a->sock = sock_connect(a->state_dir);
 	if (a->sock != -1) {
 		rc = append_socket(a, ev, seq, &sent);
 		if (rc != RG_EIO)
@@ -237,6 +256,8 @@ audit_append(struct audit *a, const struct audit_event *ev, uint64_t *seq)
 			return rc;
 		}
 	}
+	if (a->writer_only)
+		return RG_EDB;	/* no writer: the action is refused */
 	if (a->store == NULL && (rc = audit_store_sqlite_open(&a->store,
 	    a->state_dir, 1, 0, NULL)) != 0)
 		return rc;

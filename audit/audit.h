@@ -45,6 +45,14 @@ struct audit;
  * *out is the caller's (audit_close()).
  */
 int	audit_open(struct audit **out, const char *state_dir, struct diag *d);
+/*
+ * The same, but only through the audit writer's socket, never by opening
+ * the log itself: for processes that parse network bytes (their sandbox
+ * has no access to the log). Fails when the writer does not answer, and
+ * audit_append() fails while it is gone, so the action is refused.
+ */
+int	audit_open_writer(struct audit **out, const char *state_dir,
+	    struct diag *d);
 /* Append one record durably; its sequence number into *seq (may be NULL). */
 int	audit_append(struct audit *a, const struct audit_event *ev,
 	    uint64_t *seq);

@@ -928,7 +928,8 @@ session_run(const struct session_params *p)
 	alarm(RELGATED_LOGIN_GRACE + 30);
 
 	diag_clear(&d);
-	if (audit_open(&s.audit, p->cd->cfg.state_dir, &d) != RG_OK) {
+	/* through the writer only: a session never opens the log itself */
+	if (audit_open_writer(&s.audit, p->cd->cfg.state_dir, &d) != RG_OK) {
 		diag_format(&d, why, sizeof(why));
 		log_warnx("%s: audit log unavailable, refusing: %s", s.source,
 		    why);
