@@ -129,8 +129,13 @@ poll(struct pollfd *fds, nfds_t nfds, int timeout)
 				break;
 			}
 	ready = kernel_poll(fds, nfds, held < nfds ? 0 : timeout);
-	if (held == nfds || ready < 0)
+	if (held == nfds)
 		return ready;
+	if (ready < 0) {		/* a signal: the held bytes still are */
+		for (i = 0; i < nfds; i++)
+			fds[i].revents = 0;
+		ready = 0;
+	}
 	if (fds[held].revents == 0)
 		ready++;
 	fds[held].revents |= POLLIN;
