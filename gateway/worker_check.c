@@ -176,77 +176,103 @@ on_row(void *arg, unsigned long row, const struct csv_field *f, size_t n)
 }
 
 /*
- * SHA-256 and staging of the extract on a thread of its own, so that the
- * reading thread (which also tokenises and checks the CSV) is slowed by
- * neither, nor waits when zstd's workers are behind: the file is read into
- * a ring of HASH_RING buffers; the I/O thread takes them in order, hashes
- * each and writes it to the stage (tar+zstd), and a buffer is read into
- * again only once it is done.
+ * Verify mode on 2+ cores: reading, SHA-256 and staging (tar+zstd) of the
+ * extract on an I/O thread of its own, so that the checking thread only
+ * tokenises and checks (it sets the pace: the engine's helper thread
+ * checks rows behind it) and never waits on zstd's workers. The I/O thread
+ * reads into a ring of IO_RING buffers, hands each to the checking thread,
+ * then hashes and stages it; a buffer is read into again once the checking
+ * thread is done with it (both only read a buffer once it is handed over).
  */
-#define HASH_RING	8
+#define IO_RING	8
 
-struct hasher {
+struct io_thread {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	int	fd;
+	uint64_t size;			/* the file's size at open */
 	EVP_MD_CTX *sha;
-	struct stage *stage;		/* NULL: hash only */
-	unsigned char *buf[HASH_RING];
-	size_t	len[HASH_RING];
-	uint64_t posted, done;		/* buffers handed over, done */
+	struct stage *stage;
+	unsigned char *buf[IO_RING];
+	size_t	len[IO_RING];
+	uint64_t filled, fed;		/* buffers read, taken by the checker */
+	uint64_t got;			/* bytes read */
 	int	quit, started;
+	int	ended;			/* no more buffers: end or error */
+	int	read_errno;		/* read failed */
+	int	changed;		/* more bytes than at open */
+	int	stopped;		/* worker_stop_flag */
 	int	failed;			/* staging failed: see diag */
 	struct diag diag;
 };
 
 static void *
-hasher_main(void *arg)
+io_main(void *arg)
 {
-	struct hasher *h = arg;
-	int failed;
+	struct io_thread *h = arg;
+	int staged_ok = 1;
 
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
 		size_t k;
+		ssize_t n;
 
-		if (h->done == h->posted) {
-			if (h->quit)
-				break;
+		while (!h->quit && h->filled - h->fed >= IO_RING)
 			pthread_cond_wait(&h->cv, &h->mu);
-			continue;
-		}
-		int bad = 0;
-
-		k = (size_t)(h->done % HASH_RING);
-		failed = h->failed;	/* only this thread sets it */
+		if (h->quit)
+			break;
+		k = (size_t)(h->filled % IO_RING);
 		pthread_mutex_unlock(&h->mu);
-		EVP_DigestUpdate(h->sha, h->buf[k], h->len[k]);
-		if (h->stage != NULL && !failed &&
-		    stage_entry_write(h->stage, h->buf[k], h->len[k],
-		    &h->diag) != RG_OK)
-			bad = 1;
+		do
+			n = read(h->fd, h->buf[k], READ_CHUNK);
+		while (n == -1 && errno == EINTR);
 		pthread_mutex_lock(&h->mu);
-		if (bad)
-			h->failed = 1;
-		h->done++;
+		if (n < 0)
+			h->read_errno = errno ? errno : EIO;
+		else if (n > 0 && worker_stop_flag)
+			h->stopped = 1;
+		else if (n > 0 && h->got + (uint64_t)n > h->size)
+			h->changed = 1;
+		if (n <= 0 || h->read_errno || h->stopped || h->changed) {
+			h->ended = 1;
+			pthread_cond_broadcast(&h->cv);
+			break;
+		}
+		h->got += (uint64_t)n;
+		h->len[k] = (size_t)n;
+		h->filled++;
 		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		/* The checking thread reads buf[k] meanwhile; it is not read
+		 * into again before this thread comes back round to it. */
+		EVP_DigestUpdate(h->sha, h->buf[k], (size_t)n);
+		if (staged_ok && stage_entry_write(h->stage, h->buf[k],
+		    (size_t)n, &h->diag) != RG_OK)
+			staged_ok = 0;
+		pthread_mutex_lock(&h->mu);
+		if (!staged_ok)
+			h->failed = 1;
 	}
 	pthread_mutex_unlock(&h->mu);
 	return NULL;
 }
 
-/* Start the I/O thread with its ring (each buffer READ_CHUNK bytes):
- * hash into sha, stage into stage (may be NULL). */
+/* Start the I/O thread on fd (size bytes at open) with its ring (each
+ * buffer READ_CHUNK bytes): hash into sha, stage into stage. */
 static int
-hasher_start(struct hasher *h, EVP_MD_CTX *sha, struct stage *stage)
+io_start(struct io_thread *h, int fd, uint64_t size, EVP_MD_CTX *sha,
+    struct stage *stage)
 {
 	size_t i;
 
 	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	h->size = size;
 	h->sha = sha;
 	h->stage = stage;
 	diag_clear(&h->diag);
-	for (i = 0; i < HASH_RING; i++)
+	for (i = 0; i < IO_RING; i++)
 		if ((h->buf[i] = malloc(READ_CHUNK)) == NULL)
 			return RG_ENOMEM;
 	if (pthread_mutex_init(&h->mu, NULL) != 0)
@@ -255,7 +281,7 @@ hasher_start(struct hasher *h, EVP_MD_CTX *sha, struct stage *stage)
 		pthread_mutex_destroy(&h->mu);
 		return RG_ENOMEM;
 	}
-	if (pthread_create(&h->th, NULL, hasher_main, h) != 0) {
+	if (pthread_create(&h->th, NULL, io_main, h) != 0) {
 		pthread_cond_destroy(&h->cv);
 		pthread_mutex_destroy(&h->mu);
 		return RG_ENOMEM;
@@ -264,36 +290,39 @@ hasher_start(struct hasher *h, EVP_MD_CTX *sha, struct stage *stage)
 	return RG_OK;
 }
 
-/* The next buffer to read into (waits until it is done); NULL when the
- * staging failed. */
-static unsigned char *
-hasher_next(struct hasher *h)
+/* The next buffer read (*len bytes), waiting for it; NULL once there is
+ * none (end of file or an error: see the flags after io_stop()). */
+static const unsigned char *
+io_next(struct io_thread *h, size_t *len)
 {
-	int failed;
+	const unsigned char *b = NULL;
 
 	pthread_mutex_lock(&h->mu);
-	while (h->posted - h->done >= HASH_RING)
+	while (h->fed == h->filled && !h->ended)
 		pthread_cond_wait(&h->cv, &h->mu);
-	failed = h->failed;
+	if (h->fed < h->filled && !h->failed) {
+		b = h->buf[h->fed % IO_RING];
+		*len = h->len[h->fed % IO_RING];
+	}
 	pthread_mutex_unlock(&h->mu);
-	return failed ? NULL : h->buf[h->posted % HASH_RING];
+	return b;
 }
 
-/* Hand the buffer from hasher_next(), holding len bytes, over. */
+/* The checking thread is done with the buffer from io_next(). */
 static void
-hasher_post(struct hasher *h, size_t len)
+io_release(struct io_thread *h)
 {
 	pthread_mutex_lock(&h->mu);
-	h->len[h->posted % HASH_RING] = len;
-	h->posted++;
+	h->fed++;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 }
 
-/* Wait until everything posted is done, stop the thread, free the ring
- * (the digest context stays the caller's). NULL-safe, idempotent. */
+/* Stop the thread (at the end of the file it has stopped already, with
+ * everything read hashed and staged), free the ring (the digest context
+ * stays the caller's). NULL-safe, idempotent. */
 static void
-hasher_stop(struct hasher *h)
+io_stop(struct io_thread *h)
 {
 	size_t i;
 
@@ -309,7 +338,7 @@ hasher_stop(struct hasher *h)
 		pthread_mutex_destroy(&h->mu);
 		h->started = 0;
 	}
-	for (i = 0; i < HASH_RING; i++) {
+	for (i = 0; i < IO_RING; i++) {
 		free(h->buf[i]);
 		h->buf[i] = NULL;
 	}
@@ -370,14 +399,13 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 	struct diag d;
 	struct stat st;
 	EVP_MD_CTX *in_sha = NULL;
-	struct hasher hs;
-	unsigned char *rb;
+	struct io_thread io;
 	uint64_t got = 0;
 	int fd = -1, rc;
 	size_t i;
 
 	memset(&p, 0, sizeof(p));
-	memset(&hs, 0, sizeof(hs));
+	memset(&io, 0, sizeof(io));
 	p.w = j->w;
 	p.ds = j->ds;
 	p.tokens = &j->tokens;
@@ -466,21 +494,47 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		job_err(j, "package: %s", d.msg);
 		goto out;
 	}
-	/* verify mode on 2+ cores: the input's SHA-256 and staging on a
-	 * thread of their own */
-	if (!p.apply && j->w->threads > 0 && (rc = hasher_start(&hs,
-	    in_sha, j->stage)) != RG_OK)
-		goto out;
-	for (;;) {
-		ssize_t n;
+	if (!p.apply && j->w->threads > 0) {
+		/* verify mode on 2+ cores: reading, SHA-256 and staging on an
+		 * I/O thread */
+		const unsigned char *b;
+		size_t n;
 
-		rb = hs.started ? hasher_next(&hs) : chunk;
-		if (rb == NULL) {
-			job_err(j, "package: %s", hs.diag.msg);
+		if ((rc = io_start(&io, fd, (uint64_t)st.st_size, in_sha,
+		    j->stage)) != RG_OK)
+			goto out;
+		while ((b = io_next(&io, &n)) != NULL) {
+			rc = checker_feed(ck, b, n);
+			io_release(&io);
+			if (rc != 0) {
+				job_err(j, "%s: %s", fr->name,
+				    rg_strerror(rc));
+				goto out;
+			}
+		}
+		io_stop(&io);	/* everything read is hashed and staged */
+		got = io.got;
+		if (io.failed) {
+			job_err(j, "package: %s", io.diag.msg);
 			rc = RG_EIO;
 			goto out;
 		}
-		n = read(fd, rb, READ_CHUNK);
+		if (io.stopped) {
+			job_err(j, "stopped");
+			rc = RG_EAGAIN;
+			goto out;
+		}
+		if (io.read_errno) {
+			job_err(j, "%s: read: %s", fr->name,
+			    strerror(io.read_errno));
+			rc = RG_EIO;
+			goto out;
+		}
+		if (io.changed)
+			got = (uint64_t)st.st_size + 1;	/* reported below */
+	} else for (;;) {
+		unsigned char *rb = chunk;
+		ssize_t n = read(fd, rb, READ_CHUNK);
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -504,9 +558,8 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			rc = RG_EIO;
 			goto out;
 		}
-		if (!hs.started && !p.apply)
+		if (!p.apply) {
 			EVP_DigestUpdate(in_sha, rb, (size_t)n);
-		if (!hs.started && !p.apply) {
 			if ((rc = stage_entry_write(j->stage, rb, (size_t)n,
 			    &d)) != RG_OK) {
 				job_err(j,
@@ -514,10 +567,6 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 				goto out;
 			}
 		}
-		/* the I/O thread and checker_feed (which copies) only read
-		 * the buffer */
-		if (hs.started)
-			hasher_post(&hs, (size_t)n);
 		if ((rc = checker_feed(ck, rb, (size_t)n)) != 0) {
 			job_err(j, "%s: %s",
 			    fr->name, p.io_error ? strerror(p.io_error) :
@@ -542,12 +591,6 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			goto out;
 		}
 	if (!p.apply) {
-		hasher_stop(&hs);	/* everything read is hashed, staged */
-		if (hs.failed) {
-			job_err(j, "package: %s", hs.diag.msg);
-			rc = RG_EIO;
-			goto out;
-		}
 		if ((rc = stage_entry_end(j->stage, &d)) != RG_OK) {
 			job_err(j, "package: %s",
 			    d.msg);
@@ -603,7 +646,7 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		    sizeof(fr->columns));
 	rc = RG_OK;
 out:
-	hasher_stop(&hs);
+	io_stop(&io);
 	fpset_free(&p.tokens1);
 	buf_free(&p.columns);
 	EVP_MD_CTX_free(in_sha);

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <openssl/sha.h>
 
 #include "gateway/worker_internal.h"
@@ -115,29 +117,19 @@ u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* LSD radix sort, 16 bits a pass (millions of fingerprints: much faster
- * than qsort). Falls back to qsort when the scratch array cannot be had. */
+/* LSD radix sort of v[0..n) through tmp[0..n), 16 bits a pass (millions
+ * of fingerprints: much faster than qsort); count has 65536 slots. Four
+ * passes: the sorted data ends in v. */
 static void
-sort_u64(uint64_t *v, size_t n)
+radix_u64(uint64_t *v, uint64_t *tmp, size_t n, size_t *count)
 {
-	uint64_t *tmp, *src = v, *dst;
-	size_t *count, i;
+	uint64_t *src = v, *dst = tmp, *sw;
+	size_t i;
 	int pass;
 
-	if (n < 4096 || (tmp = malloc(n * sizeof(*tmp))) == NULL) {
-		qsort(v, n, sizeof(*v), u64_cmp);
-		return;
-	}
-	if ((count = malloc(65536 * sizeof(*count))) == NULL) {
-		free(tmp);
-		qsort(v, n, sizeof(*v), u64_cmp);
-		return;
-	}
-	dst = tmp;
 	for (pass = 0; pass < 4; pass++) {
 		unsigned shift = (unsigned)pass * 16;
 		size_t sum = 0;
-		uint64_t *sw;
 
 		memset(count, 0, 65536 * sizeof(*count));
 		for (i = 0; i < n; i++)
@@ -154,9 +146,80 @@ sort_u64(uint64_t *v, size_t n)
 		src = dst;
 		dst = sw;
 	}
-	/* four passes: the sorted data is back in v */
+}
+
+/* One half of a two-thread sort. */
+struct sort_half {
+	uint64_t *v, *tmp;
+	size_t	n;
+	size_t	*count;
+};
+
+static void *
+sort_half_main(void *arg)
+{
+	struct sort_half *h = arg;
+
+	radix_u64(h->v, h->tmp, h->n, h->count);
+	return NULL;
+}
+
+#define SORT_SPLIT_MIN	((size_t)1 << 20)	/* two threads from here */
+
+/*
+ * Sort s->v. Millions of values: the halves are sorted on two threads and
+ * merged into the scratch array, which then becomes s->v (the sort is the
+ * check pass's serial tail). Falls back to qsort when the scratch array
+ * cannot be had.
+ */
+static void
+sort_set(struct fpset *s)
+{
+	uint64_t *v = s->v, *tmp, *out;
+	size_t n = s->n, *count, i, j, k, m;
+	struct sort_half h;
+	pthread_t th;
+
+	if (n < 4096 || (tmp = malloc(n * sizeof(*tmp))) == NULL) {
+		qsort(v, n, sizeof(*v), u64_cmp);
+		return;
+	}
+	if ((count = malloc(2 * 65536 * sizeof(*count))) == NULL) {
+		free(tmp);
+		qsort(v, n, sizeof(*v), u64_cmp);
+		return;
+	}
+	if (n < SORT_SPLIT_MIN) {
+		radix_u64(v, tmp, n, count);
+		free(count);
+		free(tmp);
+		return;
+	}
+	m = n / 2;
+	h.v = v + m;
+	h.tmp = tmp + m;
+	h.n = n - m;
+	h.count = count + 65536;
+	if (pthread_create(&th, NULL, sort_half_main, &h) != 0) {
+		radix_u64(v, tmp, n, count);
+		free(count);
+		free(tmp);
+		return;
+	}
+	radix_u64(v, tmp, m, count);
+	pthread_join(th, NULL);
+	/* merge v[0..m) and v[m..n) into tmp */
+	out = tmp;
+	for (i = 0, j = m, k = 0; i < m && j < n; )
+		out[k++] = v[i] <= v[j] ? v[i++] : v[j++];
+	while (i < m)
+		out[k++] = v[i++];
+	while (j < n)
+		out[k++] = v[j++];
 	free(count);
-	free(tmp);
+	free(s->v);
+	s->v = out;
+	s->cap = n;
 }
 
 /* Sort and drop repeats. */
@@ -167,7 +230,7 @@ fpset_finish(struct fpset *s)
 
 	if (s->n < 2)
 		return;
-	sort_u64(s->v, s->n);
+	sort_set(s);
 	for (i = 1, j = 1; i < s->n; i++)
 		if (s->v[i] != s->v[j - 1])
 			s->v[j++] = s->v[i];

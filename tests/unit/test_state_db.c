@@ -279,6 +279,34 @@ test_fingerprints_overlap(void **state)
 	fpset_free(&b);
 }
 
+/* A set large enough to be sorted on two threads: sorted, repeats
+ * dropped, nothing lost. */
+static void
+test_fingerprints_large_set_sorted(void **state)
+{
+	struct fpset a = { NULL, 0, 0 };
+	uint64_t x = 0x9e3779b97f4a7c15ULL, y;
+	size_t i, n = ((size_t)1 << 20) + 4099;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* every 8th value a repeat of a small one */
+		y = i % 8 == 0 ? (uint64_t)(i / 8 % 1000) : x;
+		assert_int_equal(fpset_add(&a, y), 0);
+	}
+	fpset_finish(&a);
+	for (i = 1; i < a.n; i++)
+		assert_true(a.v[i - 1] < a.v[i]);
+	/* 1000 small values; the xorshift values do not repeat */
+	assert_int_equal(a.n, n - (n + 7) / 8 + 1000);
+	assert_int_equal(a.v[0], 0);
+	assert_int_equal(a.v[999], 999);
+	fpset_free(&a);
+}
+
 int
 main(void)
 {
@@ -295,6 +323,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fingerprints_overlap,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_fingerprints_large_set_sorted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
