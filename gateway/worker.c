@@ -89,6 +89,23 @@ load_config(struct worker *w)
 	return RG_OK;
 }
 
+/* The contractors' keys into the gateway keyring when the config is
+ * loaded (also updates of known keys), not at the first release. */
+static void
+import_recipient_keys(struct worker *w)
+{
+	char dir[PATH_MAX];
+	struct diag d;
+	int rc;
+
+	diag_clear(&d);
+	if (worker_path(dir, sizeof(dir), "%s/keys/pgp", w->config_dir) != 0)
+		return;
+	rc = pgp_import_keys(w->state_dir, dir, &d);
+	if (rc != RG_OK && rc != RG_ENOENT)
+		log_warnx("importing %s: %s", dir, d.msg);
+}
+
 /* releases/gateway.asc: the key contractors verify signatures with. */
 static int
 export_gateway_key(struct worker *w)
@@ -287,7 +304,8 @@ worker_open(struct worker *w, const char *config_dir, const char *state_dir,
 	if ((rc = load_config(w)) != RG_OK)
 		return diag_set(d, rc, config_dir, 0, 0,
 		    "cannot load the config directory");
-	(void)export_gateway_key(w);
+	if (export_gateway_key(w) == RG_OK)
+		import_recipient_keys(w);
 	return RG_OK;
 }
 
@@ -365,8 +383,10 @@ worker_run(const char *config_dir, const char *state_dir)
 
 		if (reload_flag) {
 			reload_flag = 0;
-			if (load_config(&w) == RG_OK)
+			if (load_config(&w) == RG_OK) {
+				import_recipient_keys(&w);
 				log_info("release worker: config reloaded");
+			}
 		}
 		if (drain(&w, &did) != RG_OK)
 			did = 0;

@@ -148,6 +148,11 @@ int	pgp_encrypt_sign_fd(const char *state_dir, const char *pgp_dir,
 	    char *const *recipients, size_t n_recipients, const void *head,
 	    size_t head_len, int fd, pgp_write_fn wr, void *wr_arg,
 	    struct diag *d);
+/* Import every *.asc of pgp_dir (CONFIG/keys/pgp) into the gateway
+ * keyring, new keys and updates of known ones (pgp_encrypt_sign imports
+ * by itself too when it meets a recipient it does not know). */
+int	pgp_import_keys(const char *state_dir, const char *pgp_dir,
+	    struct diag *d);
 /* The gateway key's fingerprint (gateway_pgp_ensure, made on first use),
  * remembered for the process. */
 int	pgp_signer_fpr(const char *state_dir, char fpr[41], struct diag *d);

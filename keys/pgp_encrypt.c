@@ -105,6 +105,18 @@ import_dir(const char *home, const char *dir, struct diag *d)
 	return RG_OK;
 }
 
+/* Import the contractors' keys (pgp_dir) into the gateway keyring. */
+int
+pgp_import_keys(const char *state_dir, const char *pgp_dir, struct diag *d)
+{
+	char home[PATH_MAX];
+	int w = snprintf(home, sizeof(home), "%s/gnupg", state_dir);
+
+	if (w < 0 || (size_t)w >= sizeof(home))
+		return diag_set(d, RG_EINVAL, state_dir, 0, 0, "path too long");
+	return import_dir(home, pgp_dir, d);
+}
+
 /* The gateway key's fingerprint per GnuPG home, remembered by the process
  * (gateway_pgp_ensure runs gpg twice). */
 static pthread_mutex_t signer_mu = PTHREAD_MUTEX_INITIALIZER;
