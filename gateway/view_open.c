@@ -75,6 +75,17 @@ walk_open(int rootfd, const char *rel, int flags, mode_t mode)
 		p = slash + 1;
 	}
 	fd = openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 && errno == ENOTDIR) {
+		struct stat st;
+
+		/* O_DIRECTORY on a symlink at the end says ENOTDIR before
+		 * O_NOFOLLOW's ELOOP: a symlink, as openat2 says it. */
+		if (fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			errno = ELOOP;
+		else
+			errno = ENOTDIR;
+	}
 out:
 	saved = errno;
 	if (dfd != rootfd)
