@@ -13,6 +13,9 @@
 RELGATE=$top_builddir/relgate
 RELGATED=$top_builddir/relgated
 WORKER=$top_builddir/gateway/relgate-worker
+# Waits are tuned for native speed; make check-valgrind sets RG_SLOW (a
+# factor) and the polling loops wait that many times longer.
+SLOW=${RG_SLOW:-1}
 
 rl_fail() { echo "FAIL: $*" >&2; exit 1; }
 rl_ok() { echo "ok - $*"; }
@@ -200,7 +203,7 @@ rl_start_relgated() {
 			"$RELGATED" -c "$T/etc" -f >>"$T/relgated.log" 2>&1 &
 		fi
 		RL_PID=$!
-		for _ in $(seq 150); do
+		for _ in $(seq $((150 * SLOW))); do
 			if grep -q "relgated\[$RL_PID\]: listening on" "$T/relgated.log"; then
 				return 0
 			fi

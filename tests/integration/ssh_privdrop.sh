@@ -55,7 +55,13 @@ check "the session runs as nobody, real, effective and saved ($uids)" [ "$uids" 
 groups=$(awk '/^Groups:/ {print $2}' "/proc/$sess/status" 2>/dev/null)
 check "the session has only run_as's group ($groups)" [ "$groups" = "65534" ]
 check "no core files for the session" sh -c "grep -E '^Max core file size +0 +0 ' /proc/$sess/limits"
-check "open files capped at 256" sh -c "grep -E '^Max open files +256 +256 ' /proc/$sess/limits"
+if [ -n "${RG_VALGRIND:-}" ]; then
+	# make check-valgrind: valgrind keeps descriptors of its own above the
+	# program's limit and enforces the 256 itself; /proc shows its own.
+	echo "skip - open files capped at 256: not visible under valgrind"
+else
+	check "open files capped at 256" sh -c "grep -E '^Max open files +256 +256 ' /proc/$sess/limits"
+fi
 check "no new privileges" sh -c "grep -E '^NoNewPrivs:[[:space:]]+1' /proc/$sess/status"
 check "the master stays root" [ "$(awk '/^Uid:/ {print $3}' "/proc/$PID/status")" = 0 ]
 wait "$holder" || :
