@@ -62,6 +62,26 @@ busy_wait(void *arg, int count)
 	return 1;
 }
 
+/*
+ * sqlite3_exec() for the set-up statements, again while SQLITE_BUSY: when
+ * several processes open a new log at once, the switch to WAL and the
+ * schema can meet a lock SQLite does not wait for (it would deadlock), and
+ * it answers at once whatever the busy handler. Bounded like busy_wait().
+ */
+static int
+exec_setup(sqlite3 *db, const char *sql)
+{
+	struct timespec ts = { 0, 2000000 };
+	int rc, i;
+
+	for (i = 0; ; i++) {
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY || i >= 15000)
+			return rc;
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void
 bind_text(sqlite3_stmt *st, int i, const char *v)
 {
@@ -401,9 +421,8 @@ audit_store_sqlite_open(struct audit_store **out, const char *state_dir,
 		goto err;
 	sqlite3_busy_handler(s->db, busy_wait, NULL);
 	if (!readonly) {
-		if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL,
-		    NULL) != SQLITE_OK ||
-		    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		if (exec_setup(s->db, "PRAGMA journal_mode=WAL") !=
+		    SQLITE_OK || exec_setup(s->db, schema) != SQLITE_OK)
 			goto err;
 	}
 	if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) !=

@@ -95,6 +95,13 @@ for i in $(seq 12); do
 done
 for p in $pids; do wait "$p" || :; done
 guessed=$(grep -c '127\.0\.0\.4:.*key not authorised' "$LOG" || :)
-check "12 parallel guesses from one source: the ban stops most ($guessed keys checked, per_source 3)" [ "$guessed" -le 9 ]
+if [ -n "${RG_VALGRIND:-}" ]; then
+	# make check-valgrind: the 12 sessions take their key exchange slowly
+	# side by side and ask the master before any has failed; how many get
+	# through is timing, not checked there.
+	echo "skip - 12 parallel guesses: the ban stops most ($guessed keys checked under valgrind)"
+else
+	check "12 parallel guesses from one source: the ban stops most ($guessed keys checked, per_source 3)" [ "$guessed" -le 9 ]
+fi
 check "and the source is banned" wait_log "source 127.0.0.4 banned"
 finish
