@@ -585,11 +585,11 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		    rg_strerror(rc));
 		goto out;
 	}
-	for (i = 0; i < p.tokens1.n; i++)
-		if ((rc = fpset_add(p.tokens, p.tokens1.v[i])) != RG_OK) {
-			job_err(j, "%s: %s", fr->name, rg_strerror(rc));
-			goto out;
-		}
+	if ((rc = fpset_append(p.tokens, p.tokens1.v, p.tokens1.n)) !=
+	    RG_OK) {
+		job_err(j, "%s: %s", fr->name, rg_strerror(rc));
+		goto out;
+	}
 	if (!p.apply) {
 		if ((rc = stage_entry_end(j->stage, &d)) != RG_OK) {
 			job_err(j, "package: %s",

@@ -191,6 +191,8 @@ struct fpset {
 uint64_t token_fingerprint(const char *tok, size_t len);
 /* Add one fingerprint; RG_ENOMEM. */
 int	fpset_add(struct fpset *s, uint64_t fp);
+/* Add n fingerprints at once; RG_ENOMEM, RG_ETOOBIG. */
+int	fpset_append(struct fpset *s, const uint64_t *v, size_t n);
 /* Sort and drop repeats. */
 void	fpset_finish(struct fpset *s);
 /* Free storage; NULL-safe. */

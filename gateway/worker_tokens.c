@@ -24,6 +24,7 @@
 #include "gateway/worker_internal.h"
 
 #define FPSET_MAX	((size_t)1 << 31)	/* cap on members */
+#define FPSET_BLOCK	((size_t)256 * 1024)	/* bytes a write */
 
 static uint64_t
 load_be64(const unsigned char *p)
@@ -106,6 +107,30 @@ fpset_add(struct fpset *s, uint64_t fp)
 		s->cap = ncap;
 	}
 	s->v[s->n++] = fp;
+	return RG_OK;
+}
+
+/* Add n fingerprints. */
+int
+fpset_append(struct fpset *s, const uint64_t *v, size_t n)
+{
+	if (n == 0)
+		return RG_OK;
+	if (n > FPSET_MAX || s->n > FPSET_MAX - n)
+		return RG_ETOOBIG;
+	if (s->n + n > s->cap) {
+		size_t ncap = s->cap ? s->cap : 4096;
+		uint64_t *nv;
+
+		while (ncap < s->n + n)
+			ncap *= 2;
+		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
+			return RG_ENOMEM;
+		s->v = nv;
+		s->cap = ncap;
+	}
+	memcpy(s->v + s->n, v, n * sizeof(*v));
+	s->n += n;
 	return RG_OK;
 }
 
@@ -253,7 +278,8 @@ int
 fpset_write(const struct fpset *s, const char *path, struct diag *d)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	unsigned char blk[8 * 1024];
+	unsigned char *blk;
+	uint64_t written = 0, kicked = 0;
 	size_t i = 0;
 	int fd, n;
 
@@ -267,15 +293,19 @@ fpset_write(const struct fpset *s, const char *path, struct diag *d)
 			return diag_set(d, RG_EIO, dir, 0, 0, "mkdir: %s",
 			    strerror(errno));
 	}
+	if ((blk = malloc(FPSET_BLOCK)) == NULL)
+		return RG_ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
-	if (fd == -1)
+	if (fd == -1) {
+		free(blk);
 		return diag_set(d, RG_EIO, tmp, 0, 0, "open: %s",
 		    strerror(errno));
+	}
 	while (i < s->n) {
 		size_t k = 0, off = 0;
 
-		while (i < s->n && k + 8 <= sizeof(blk)) {
+		while (i < s->n && k + 8 <= FPSET_BLOCK) {
 			store_be64(blk + k, s->v[i++]);
 			k += 8;
 		}
@@ -288,9 +318,13 @@ fpset_write(const struct fpset *s, const char *path, struct diag *d)
 				goto fail;
 			off += (size_t)w;
 		}
+		/* millions of tokens: little left for the fsync */
+		written += k;
+		worker_writeback(fd, written, &kicked);
 	}
 	if (fsync(fd) != 0)
 		goto fail;
+	free(blk);
 	close(fd);
 	if (rename(tmp, path) != 0) {
 		unlink(tmp);
@@ -302,6 +336,7 @@ fpset_write(const struct fpset *s, const char *path, struct diag *d)
 	return RG_OK;
 fail:
 	diag_set(d, RG_EIO, tmp, 0, 0, "write: %s", strerror(errno));
+	free(blk);
 	close(fd);
 	unlink(tmp);
 	return RG_EIO;
