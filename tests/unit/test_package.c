@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -225,6 +226,36 @@ test_sign_encrypt_decrypts_with_gpg(void **state)
 	    path, pkg);
 	assert_true(n < sizeof(cmd));
 	assert_int_equal(system(cmd), 0);
+
+	/* the worker's form: a head from memory, then a file (spliced into
+	 * gpg); the plaintext is the two one after the other */
+	{
+		static const char head[] = "HEAD-FRAME\n";
+		char both[512];
+		int fd;
+
+		snprintf(both, sizeof(both), "%s/both", tmpdir);
+		assert_non_null(f = fopen(both, "wb"));
+		assert_int_equal(fwrite(head, 1, sizeof(head) - 1, f),
+		    sizeof(head) - 1);
+		assert_non_null(s.f = fopen(path, "rb"));
+		while ((n = fread(cmd, 1, sizeof(cmd), s.f)) > 0)
+			assert_int_equal(fwrite(cmd, 1, n, f), n);
+		fclose(s.f);
+		fclose(f);
+		assert_true((fd = open(path, O_RDONLY)) >= 0);
+		assert_non_null(o = fopen(pkg, "wb"));
+		assert_int_equal(pgp_encrypt_sign_fd(out, pgp, recips, 1, head,
+		    sizeof(head) - 1, fd, wr, o, &d), RG_OK);
+		fclose(o);
+		close(fd);
+		n = (size_t)snprintf(cmd, sizeof(cmd), "export GNUPGHOME="
+		    "'%s/rcpt' && gpg --batch --status-fd 1 -o '%s/dec2' -d "
+		    "'%s' 2>/dev/null | grep -q GOODSIG && cmp '%s/dec2' '%s'",
+		    tmpdir, tmpdir, pkg, tmpdir, both);
+		assert_true(n < sizeof(cmd));
+		assert_int_equal(system(cmd), 0);
+	}
 }
 
 int
