@@ -50,6 +50,8 @@
 #define PGP_IO_CHUNK		(256u * 1024)
 #define PGP_STATUS_LINE		1024
 #define PGP_ERR_TAIL		512
+#define PGP_GATHER_MIN		(64u * 1024)
+#define PGP_GATHER_NS		500000L	/* 0.5 ms */
 #define PGP_START_WAIT_MS	10000	/* BEGIN_SIGNING overdue: feed anyway */
 
 extern char **environ;
@@ -434,6 +436,7 @@ gpg_run_once(char *const *argv, struct pgp_source *src, pgp_write_fn wr,
 	struct timespec t0;
 	sigset_t pipe_set, old_set;
 	int io[4] = { -1, -1, -1, -1 };	/* in, out, err, status */
+	size_t moved;
 	pid_t pid;
 
 	memset(g, 0, sizeof(*g));
@@ -496,10 +499,12 @@ gpg_run_once(char *const *argv, struct pgp_source *src, pgp_write_fn wr,
 			    errno == EINTR)))
 				close_fd(&io[2]);
 		}
+		moved = 0;
 		if (pf[1].revents) {		/* the message */
 			ssize_t n = read(io[1], obuf, PGP_IO_CHUNK);
 
 			if (n > 0) {
+				moved = (size_t)n;
 				if (!g->sink_error &&
 				    wr(wr_arg, obuf, (size_t)n) < 0) {
 					g->sink_error = 1;
@@ -527,6 +532,17 @@ gpg_run_once(char *const *argv, struct pgp_source *src, pgp_write_fn wr,
 				close_fd(&io[0]);
 			} else if (src->eof)
 				close_fd(&io[0]);	/* gpg sees the end */
+		}
+		/*
+		 * gpg reads and writes 8 KiB at a time: woken for each, this
+		 * loop would cost more than gpg. While the message comes in
+		 * small pieces, let it gather a moment (the pipes hold 1 MiB
+		 * each way, gpg fills or drains that in a few milliseconds).
+		 */
+		if (g->begun && io[1] != -1 && moved < PGP_GATHER_MIN) {
+			struct timespec nap = { 0, PGP_GATHER_NS };
+
+			nanosleep(&nap, NULL);
 		}
 	}
 	for (int i = 0; i < 4; i++)
