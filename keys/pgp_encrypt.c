@@ -378,6 +378,7 @@ gpg_spawn(char *const *argv, pid_t *pid, int io[4])
 {
 	int p[4][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
 	int i, rc = -1, e;
 
 	for (i = 0; i < 4; i++)
@@ -394,9 +395,22 @@ gpg_spawn(char *const *argv, pid_t *pid, int io[4])
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
 	e |= posix_spawn_file_actions_addclosefrom_np(&fa, 4);
 #endif
-	if (e == 0 && posix_spawn(pid, argv[0], &fa, NULL, argv, environ) ==
-	    0)
-		rc = 0;
+	/* gpg starts with no signal blocked and SIGPIPE at its default
+	 * (the worker ignores it; this thread blocks it while gpg runs) */
+	if (e == 0 && posix_spawnattr_init(&sa) == 0) {
+		sigset_t none, pipe_set;
+
+		sigemptyset(&none);
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		if (posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+		    POSIX_SPAWN_SETSIGDEF) == 0 &&
+		    posix_spawnattr_setsigmask(&sa, &none) == 0 &&
+		    posix_spawnattr_setsigdefault(&sa, &pipe_set) == 0 &&
+		    posix_spawn(pid, argv[0], &fa, &sa, argv, environ) == 0)
+			rc = 0;
+		posix_spawnattr_destroy(&sa);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 out:
 	for (i = 0; i < 4; i++) {
