@@ -6,6 +6,7 @@
 #ifndef RG_GATEWAY_WORKER_INTERNAL_H
 #define RG_GATEWAY_WORKER_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -177,6 +178,45 @@ struct package_file {
  * end-of-archive blocks, to be followed by the stage. */
 int	package_head(struct buf *out, const struct package_file *files,
 	    size_t n, time_t mtime, struct diag *d);
+
+/* ---- the check pass's I/O thread (gateway/worker_io.c) -------------- */
+
+#define IO_RING		8		/* buffers */
+#define IO_CHUNK	(1u << 20)	/* bytes a buffer */
+
+struct io_thread {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int	fd;
+	uint64_t size;			/* the file's size at open */
+	void	*sha;			/* EVP_MD_CTX */
+	struct stage *stage;
+	unsigned char *buf[IO_RING];
+	size_t	len[IO_RING];
+	uint64_t filled, fed;		/* buffers read, taken by the checker */
+	uint64_t got;			/* bytes read */
+	int	quit, started;
+	int	ended;			/* no more buffers: end or error */
+	int	read_errno;		/* read failed */
+	int	changed;		/* more bytes than at open */
+	int	stopped;		/* worker_stop_flag */
+	int	failed;			/* staging failed: see diag */
+	struct diag diag;
+};
+
+/* Start the I/O thread on fd (size bytes at open) with its ring: hash
+ * into sha (an EVP_MD_CTX), stage into stage. h is zeroed first. */
+int	io_start(struct io_thread *h, int fd, uint64_t size, void *sha,
+	    struct stage *stage);
+/* The next buffer read (*len bytes), waiting for it; NULL once there is
+ * none (end of file or an error: see the flags after io_stop()). */
+const unsigned char *io_next(struct io_thread *h, size_t *len);
+/* The checking thread is done with the buffer from io_next(). */
+void	io_release(struct io_thread *h);
+/* Stop the thread, free the ring; NULL-safe, idempotent (also on a
+ * zeroed h that was never started). */
+void	io_stop(struct io_thread *h);
 
 /* ---- token fingerprints (gateway/worker_tokens.c) -------------------- */
 

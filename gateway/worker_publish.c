@@ -3,8 +3,9 @@
  * the contract, never the submitter), rejection, withdrawal, and for an
  * approved request the package: manifest.json and SHA256SUMS as the head
  * frame in front of the staged tar+zstd, signed and encrypted by gpg (run
- * directly, keys/pgp_encrypt.c) to the contract's recipients into releases/CONTRACT/.tmp.*, fsynced, then
- * made visible by rename with its .sha256 sidecar. Then retention: a
+ * directly, keys/pgp_encrypt.c) to the contract's recipients into
+ * releases/CONTRACT/.tmp.*, fsynced, then made visible by rename with its
+ * .sha256 sidecar. Then retention: a
  * release is expired and purged after download_days or max_downloads
  * complete downloads.
  */
