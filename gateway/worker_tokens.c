@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -48,15 +49,15 @@ store_be64(unsigned char *p, uint64_t v)
 	}
 }
 
+/* Little-endian 64-bit load: one instruction on x86 (the byte loop it
+ * replaces was most of a fingerprint's time); same value on any host. */
 static uint64_t
 load_le64(const unsigned char *p)
 {
-	uint64_t v = 0;
-	int i;
+	uint64_t v;
 
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
 }
 
 /*
