@@ -111,6 +111,7 @@ measure() { # measure KEY SERVER BATCH
 }
 echo "put $work/big $o_dir/big" > "$work/op.b"
 echo "put $work/big $r_dir/big" > "$work/rp.b"
+echo "put -f $work/big $o_dir/big" > "$work/opf.b"	# fsync@openssh.com after
 echo "get $o_dir/big $work/o_got" > "$work/og.b"
 echo "get $r_dir/big $work/r_got" > "$work/rg.b"
 for rep in $(seq "$reps"); do
@@ -118,7 +119,9 @@ for rep in $(seq "$reps"); do
 	if [ $((rep % 2)) -eq 1 ]; then
 		measure o_put openssh "$work/op.b"; measure r_put relgated "$work/rp.b"
 		measure o_get openssh "$work/og.b"; measure r_get relgated "$work/rg.b"
+		measure o_putf openssh "$work/opf.b"
 	else
+		measure o_putf openssh "$work/opf.b"
 		measure r_put relgated "$work/rp.b"; measure o_put openssh "$work/op.b"
 		measure r_get relgated "$work/rg.b"; measure o_get openssh "$work/og.b"
 	fi
@@ -156,10 +159,11 @@ r_conc=$(concurrent relgated "$r_dir/f16" "$rpid")
 
 python3 - "$size_mb" "$conc" "${T[o_get]}" "${T[r_get]}" "${T[o_put]}" "${T[r_put]}" \
     "$o_conc" "$r_conc" "$work/rss.openssh" "$work/rss.relgated" \
-    "${C[o_get]}" "${C[r_get]}" "${C[o_put]}" "${C[r_put]}" <<'PY'
+    "${C[o_get]}" "${C[r_get]}" "${C[o_put]}" "${C[r_put]}" "${T[o_putf]}" <<'PY'
 import sys
 size, conc, og, rg, op, rp, oc, rc = sys.argv[1:9]
 cog, crg, cop, crp = map(float, sys.argv[11:15])
+opf = float(sys.argv[15])
 size, conc = float(size) * 1.048576, int(conc)
 og, rg, op, rp, oc, rc = map(float, (og, rg, op, rp, oc, rc))
 def rss(path):
@@ -168,6 +172,7 @@ def rss(path):
 agg = conc * 16 * 1.048576
 print(f"get  {size:.0f} MB: openssh {og:.2f} s ({size/og:.0f} MB/s)  relgated {rg:.2f} s ({size/rg:.0f} MB/s)  ratio {og/rg:.2f}x")
 print(f"put  {size:.0f} MB: openssh {op:.2f} s ({size/op:.0f} MB/s)  relgated {rp:.2f} s ({size/rp:.0f} MB/s)  ratio {op/rp:.2f}x")
+print(f"put  {size:.0f} MB, OpenSSH durable too (put -f: fsync before done): openssh {opf:.2f} s ({size/opf:.0f} MB/s)  relgated {rp:.2f} s  ratio {opf/rp:.2f}x")
 print(f"server CPU per transfer (user+sys of the connection processes): get openssh {cog:.2f} s relgated {crg:.2f} s; put openssh {cop:.2f} s relgated {crp:.2f} s")
 print(f"{conc} x 16 MiB gets: openssh {oc:.2f} s ({agg/oc:.0f} MB/s)  relgated {rc:.2f} s ({agg/rc:.0f} MB/s)  ratio {oc/rc:.2f}x")
 for name, p in (("openssh sshd", sys.argv[9]), ("relgated", sys.argv[10])):
