@@ -8,7 +8,8 @@
 #   bench/sftp_bench.sh            (1 GiB; SIZE_MB=256 CONC=16 for a quick look)
 #
 # Environment: top_builddir (default: ./ when run from a build folder),
-# SIZE_MB (1024), CONC (64), CIPHER (aes128-gcm@openssh.com), REPS (1).
+# SIZE_MB (1024), CONC (64), CIPHER (aes128-gcm@openssh.com), REPS (1),
+# VERBOSE (set: print every timed run).
 # Ratios are relgated / OpenSSH: >= 1.0 means relgated is as fast or faster.
 # Each timed transfer starts after sync(1); the order alternates per REP and
 # the best of the REPs counts. relgated fsyncs an upload before it answers
@@ -106,6 +107,7 @@ measure() { # measure KEY SERVER BATCH
 	sync; sleep 0.2
 	c0=$(cpu_children "$p"); t0=$(now); run_batch "$2" "$3"; t1=$(now)
 	sleep 0.3; c1=$(cpu_children "$p")
+	[ -z "${VERBOSE:-}" ] || echo "  $1: $(python3 -c "print(round($t1 - $t0, 2))") s, server CPU $(python3 -c "print(round($c1 - $c0, 2))") s" >&2
 	T[$1]=$(python3 -c "print(min(${T[$1]:-1e9}, $t1 - $t0))")
 	C[$1]=$(python3 -c "print(min(${C[$1]:-1e9}, $c1 - $c0))")
 }
