@@ -6,8 +6,8 @@
  * signals, exit). Anything else traps: a SIGSYS handler writes the system
  * call's number to stderr and the process dies of SIGSYS, so a missing
  * entry is diagnosable rather than a silent kill. socket() is allowed for
- * AF_UNIX only; clone() only with CLONE_THREAD (the upload hasher of
- * sftp_hash.c); there is no execve, fork, ptrace or kill of others.
+ * AF_UNIX only; there is no clone (no threads, no processes), execve,
+ * fork, ptrace or kill of others.
  *
  * Sanitizer builds (RG_SANITIZERS, the CI build) allow a few more calls
  * the AddressSanitizer/UBSan runtime makes, each marked below.
@@ -15,7 +15,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -60,7 +59,7 @@ static const char *const session_calls[] = {
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid",
 	"getegid", "getresuid", "getresgid", "getrlimit", "prlimit64",
 	"getrusage", "uname", "sysinfo",
-	/* OpenSSL and libssh randomness, glibc locks and threads' bookkeeping */
+	/* OpenSSL and libssh randomness, glibc locks */
 	"getrandom", "futex", "set_robust_list", "rseq", "sched_yield",
 	"exit", "exit_group",
 	NULL
@@ -165,22 +164,11 @@ sandbox_seccomp(struct diag *d)
 		rc = allow_list(ctx, sanitizer_eperm_calls,
 		    SCMP_ACT_ERRNO(EPERM), d);
 #endif
-	/*
-	 * Threads, never processes: clone() must carry CLONE_THREAD. glibc
-	 * tries clone3() first, whose flags sit in memory a filter cannot
-	 * read: ENOSYS sends it to clone().
-	 */
-	if (rc == RG_OK && (seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-	    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
-	    CLONE_THREAD)) != 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
-	    0) != 0))
-		rc = diag_set(d, RG_EIO, NULL, 0, 0, "seccomp: clone rules");
 #ifdef RG_SANITIZERS
-	/* the sanitizer runtime's symbolizer: EPERM, as above */
-	if (rc == RG_OK && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-	    SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
-	    0)) != 0)
+	/* the sanitizer runtime's symbolizer would fork: EPERM, as above */
+	if (rc == RG_OK && (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+	    SCMP_SYS(clone), 0) != 0 || seccomp_rule_add(ctx,
+	    SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0))
 		rc = diag_set(d, RG_EIO, NULL, 0, 0, "seccomp: clone rules");
 #endif
 	/* socket(): AF_UNIX only (the audit writer, syslog's /dev/log). */

@@ -268,7 +268,6 @@ struct handle {
 	uint64_t size_at_open;
 	int	reached_eof;
 	uint64_t unflushed;		/* written since writeback was started */
-	struct upload_hash *sha;	/* while writes are sequential */
 };
 
 struct sftp_server {
@@ -379,14 +378,8 @@ uint32_t sftp_withdraw(struct sftp_server *s, const struct vres *res,
 uint32_t sftp_decision(struct sftp_server *s, struct handle *h,
 	    char *msg, size_t msglen);
 
-/* The SHA-256 of an upload, hashed on a thread beside the transfer
- * (sftp_hash.c). */
-struct upload_hash;
-struct upload_hash *upload_hash_new(void);
-int	upload_hash_update(struct upload_hash *uh, const void *data,
-	    size_t len);
-int	upload_hash_final(struct upload_hash *uh, unsigned char md[32]);
-void	upload_hash_free(struct upload_hash *uh);
+/* The SHA-256 of bytes in memory as 64 hex digits; 0, or -1. */
+int	sftp_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Append an audit event for this session (NULL audit: no-op). */
 int	sftp_audit(const struct sftp_session_info *info, const char *type,

@@ -192,9 +192,6 @@ sftp_op_open(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 	h->append = (oflags & O_APPEND) != 0;
 	h->created = (oflags & O_CREAT) != 0;
 	h->size_at_open = (uint64_t)st.st_size;
-	if (writing && !h->append && st.st_size == 0) {
-		h->sha = upload_hash_new();
-	}
 	return sftp_reply_handle(s, out, id, i);
 }
 
@@ -222,7 +219,6 @@ static uint32_t
 finish_upload(struct sftp_server *s, struct handle *h, int broken,
     char *msg, size_t len)
 {
-	unsigned char md[32];
 	char hex[65], *data;
 	const char *leaf;
 	struct stat st;
@@ -261,31 +257,42 @@ finish_upload(struct sftp_server *s, struct handle *h, int broken,
 	}
 	if (h->res->special == VS_DECISION)
 		return sftp_decision(s, h, msg, len);
-	hex[0] = '\0';
-	if (h->sha != NULL && h->contig == (uint64_t)st.st_size &&
-	    upload_hash_final(h->sha, md) == 0)
-		hex_encode(hex, md, 32);
-	if (sftp_audit(s->info, "file.upload", "ok", h->res,
-	    (int64_t)st.st_size, hex[0] ? hex : NULL, NULL) != 0) {
-		snprintf(msg, len, "Failure: the audit log is unavailable");
-		return SSH_FX_FAILURE;
-	}
 	if (h->res->special != VS_REQUEST_YAML) {
+		/* An extract's SHA-256 is recorded by the check pass, which
+		 * reads it anyway (check.passed, check.failed, manifest.json):
+		 * hashing a data upload here too cost the transfer a core. */
+		if (sftp_audit(s->info, "file.upload", "ok", h->res,
+		    (int64_t)st.st_size, NULL, NULL) != 0) {
+			snprintf(msg, len, "Failure: the audit log is "
+			    "unavailable");
+			return SSH_FX_FAILURE;
+		}
 		msg[0] = '\0';
 		return SSH_FX_OK;
 	}
-	/* Closing request.yaml submits the request. */
-	if (st.st_size > REQUEST_YAML_MAX) {
-		snprintf(msg, len, "request.yaml is larger than %d bytes; "
-		    "not submitted", REQUEST_YAML_MAX);
-		return SSH_FX_FAILURE;
-	}
+	/* Closing request.yaml submits the request: read it back, record
+	 * the upload with the SHA-256 of what the gateway acts on. */
 	if ((data = malloc(REQUEST_YAML_MAX + 1)) == NULL) {
 		snprintf(msg, len, "Out of memory");
 		return SSH_FX_FAILURE;
 	}
 	n = sftp_read_back(h->fd, data, REQUEST_YAML_MAX + 1);
-	if (n < 0 || n > REQUEST_YAML_MAX) {
+	if (n < 0 || n > REQUEST_YAML_MAX || sftp_sha256_hex(data, (size_t)n,
+	    hex) != 0)
+		hex[0] = '\0';
+	if (sftp_audit(s->info, "file.upload", "ok", h->res,
+	    (int64_t)st.st_size, hex[0] ? hex : NULL, NULL) != 0) {
+		free(data);
+		snprintf(msg, len, "Failure: the audit log is unavailable");
+		return SSH_FX_FAILURE;
+	}
+	if (st.st_size > REQUEST_YAML_MAX || n > REQUEST_YAML_MAX) {
+		free(data);
+		snprintf(msg, len, "request.yaml is larger than %d bytes; "
+		    "not submitted", REQUEST_YAML_MAX);
+		return SSH_FX_FAILURE;
+	}
+	if (n < 0) {
 		free(data);
 		snprintf(msg, len, "request.yaml could not be read back");
 		return SSH_FX_FAILURE;
@@ -466,19 +473,9 @@ sftp_op_write(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 			uint32_t code = sftp_errno_status(w < 0 ? errno : EIO,
 			    1, msg, sizeof(msg));
 
-			upload_hash_free(h->sha);
-			h->sha = NULL;
 			return sftp_reply_status(s, out, id, code, msg);
 		}
 		done += (size_t)w;
-	}
-	/* The SHA-256 is kept only while writes follow each other. */
-	if (h->sha != NULL) {
-		if (off != h->contig ||
-		    upload_hash_update(h->sha, data, len) != 0) {
-			upload_hash_free(h->sha);
-			h->sha = NULL;
-		}
 	}
 	if (off <= h->contig && off + len > h->contig)
 		h->contig = off + len;
@@ -658,12 +655,6 @@ sftp_op_fsetstat(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 			    "request is submitted; its folder is read-only",
 			    h->res->vpath, h->res);
 		return sftp_reply_status(s, out, id, SSH_FX_OK, NULL);
-	}
-	/* A size that is not where the writes reached ends the hash. */
-	if ((a.flags & SSH_FILEXFER_ATTR_SIZE) && a.size != h->contig &&
-	    h->sha != NULL) {
-		upload_hash_free(h->sha);
-		h->sha = NULL;
 	}
 	return sftp_reply_status(s, out, id, apply_attrs(h->fd, &a, msg,
 	    sizeof(msg)), msg);

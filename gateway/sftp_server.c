@@ -250,7 +250,6 @@ sftp_handle_release(struct sftp_server *s, struct handle *h)
 	for (i = 0; i < h->n_ents; i++)
 		free(h->ents[i].name);
 	free(h->ents);
-	upload_hash_free(h->sha);
 	free(h->res);
 	memset(h, 0, sizeof(*h));
 	h->type = H_FREE;

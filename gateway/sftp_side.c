@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "audit/audit.h"
 #include "contracts/contracts.h"
 #include "gateway/gateway.h"
@@ -23,6 +25,19 @@
 #define MARK_SUBMITTED	".relgate-request"
 #define MARK_WITHDRAWN	".relgate-withdrawn"
 #define STATUS_MAX	(64 * 1024)
+
+int
+sftp_sha256_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return -1;
+	hex_encode(hex, md, mdlen);
+	return 0;
+}
 
 /* Append an audit event for this session (no audit handle: nothing). */
 int
@@ -265,10 +280,11 @@ sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
 {
 	const struct sftp_session_info *info = s->info;
 	struct decision_doc *doc = NULL;
-	char newname[SFTP_MAX_NAME + 8], where[600], detail[64], *data;
+	char newname[SFTP_MAX_NAME + 8], where[600], detail[64], hex[65];
+	char *data;
 	const char *leaf;
 	struct diag d;
-	ssize_t n = 0, r;
+	ssize_t n;
 	uint32_t code = SSH_FX_FAILURE;
 	int dfd;
 
@@ -279,14 +295,9 @@ sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
 		snprintf(msg, msglen, "Out of memory");
 		goto fail;
 	}
-	while (n <= REQUEST_YAML_MAX) {
-		r = pread(h->fd, data + n, (size_t)(REQUEST_YAML_MAX + 1 - n),
-		    n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += r;
+	if ((n = sftp_read_back(h->fd, data, REQUEST_YAML_MAX + 1)) < 0) {
+		code = sftp_errno_status(errno, 1, msg, msglen);
+		goto fail;
 	}
 	if (n > REQUEST_YAML_MAX) {
 		snprintf(msg, msglen, "decision.yaml is larger than %d bytes",
@@ -312,7 +323,8 @@ sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
 		    "queued (%s)", d.msg);
 		goto out;
 	}
-	if (sftp_audit(info, "file.upload", "ok", h->res, n, NULL,
+	if (sftp_audit(info, "file.upload", "ok", h->res, n,
+	    sftp_sha256_hex(data, (size_t)n, hex) == 0 ? hex : NULL,
 	    detail) != 0) {
 		snprintf(msg, msglen, "Failure: the audit log is unavailable");
 		goto out;

@@ -178,7 +178,8 @@ on_row(void *arg, unsigned long row, const struct csv_field *f, size_t n)
 struct file_result {
 	char	name[RG_NAME_MAX];
 	struct check_report *report;
-	char	sha256[65];
+	char	sha256[65];		/* of the bytes released */
+	char	extract_sha256[65];	/* of the file as uploaded */
 	uint64_t bytes;		/* bytes released (after masking) */
 	char	columns[4096];	/* the header row as CSV */
 };
@@ -388,8 +389,8 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			rc = RG_EIO;
 			goto out;
 		}
+		EVP_DigestUpdate(in_sha, rb, (size_t)n);
 		if (!p.apply) {
-			EVP_DigestUpdate(in_sha, rb, (size_t)n);
 			if ((rc = stage_entry_write(j->stage, rb, (size_t)n,
 			    &d)) != RG_OK) {
 				job_err(j,
@@ -410,6 +411,7 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		rc = RG_EIO;
 		goto out;
 	}
+	sha_hex(in_sha, fr->extract_sha256);
 	if ((rc = checker_finish(ck, &fr->report)) != RG_OK) {
 		job_err(j, "%s: %s", fr->name,
 		    rg_strerror(rc));
@@ -426,7 +428,7 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 			    d.msg);
 			goto out;
 		}
-		sha_hex(in_sha, fr->sha256);
+		memcpy(fr->sha256, fr->extract_sha256, sizeof(fr->sha256));
 		fr->bytes = got;
 	} else {
 		/* Add the masked copy to the package: a second read of our
@@ -694,6 +696,7 @@ conclude(struct check_job *j, int passed)
 	char rules[400], note[512], stage_tmp[PATH_MAX], stage[PATH_MAX];
 	char fp_path[PATH_MAX];
 	struct audit_event ev;
+	struct buf detail;
 	uint64_t rows = 0;
 	struct diag d;
 	size_t i;
@@ -746,8 +749,6 @@ conclude(struct check_job *j, int passed)
 	ev.contract = j->c ? j->c->id : NULL;
 	ev.request = j->r->id;
 	ev.rows = (int64_t)rows;
-	if (j->n_files == 1 && passed)
-		ev.sha256 = j->files[0].sha256;
 	if (passed)
 		rg_strlcpy(note, "all rules passed", sizeof(note));
 	else {
@@ -755,8 +756,23 @@ conclude(struct check_job *j, int passed)
 		    "failed rules: ", sizeof(note));
 		strncat(note, rules, sizeof(note) - strlen(note) - 1);
 	}
-	ev.detail = note;
-	if ((rc = worker_audit(j->w, &ev)) != RG_OK)
+	/* The SHA-256 of each file as uploaded (the session does not hash
+	 * uploads): the field for one file, the detail for several. */
+	buf_init(&detail, 64 * 1024);
+	(void)buf_printf(&detail, "%s", note);
+	if (j->n_files == 1 && j->files[0].extract_sha256[0])
+		ev.sha256 = j->files[0].extract_sha256;
+	else
+		for (i = 0; i < j->n_files; i++)
+			if (j->files[i].extract_sha256[0])
+				(void)buf_printf(&detail, "; sha256 %s=%s",
+				    j->files[i].name,
+				    j->files[i].extract_sha256);
+	ev.detail = buf_cstr(&detail) == RG_OK ? (const char *)detail.data :
+	    note;
+	rc = worker_audit(j->w, &ev);
+	buf_free(&detail);
+	if (rc != RG_OK)
 		return rc;
 	j->r->rows = (int64_t)rows;
 	if (!passed) {

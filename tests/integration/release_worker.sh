@@ -25,7 +25,9 @@ R1=$(id_of staff-ann q1)
 [[ $R1 =~ ^R-[0-9]{8}-[0-9]{4}$ ]] || rl_fail "bad request id $R1"
 grep -q "k_anonymity" "$S/spool/staff/staff-ann/q1/report.txt" || rl_fail "report.txt lacks the rules"
 [ -z "$(ls "$S/releases/TEST-2026-0001" 2>/dev/null)" ] || rl_fail "published before approval"
-rl_ok "clean extract awaits approval as $R1"
+rl_audit_has check.passed "\"sha256\":\"$(sha256sum < "$T/clean.csv" | cut -c1-64)\"" ||
+	rl_fail "check.passed lacks the extract's sha256"
+rl_ok "clean extract awaits approval as $R1; check.passed has its sha256"
 
 # 2. the submitter approving their own request is refused and audited
 mkdir -p "$S/requests/$R1/decisions"
@@ -88,6 +90,8 @@ rl_json "$S/spool/staff/staff-ann/q2/status.json" checks | grep -q '"identifiers
 grep -q "JK 12 34 56 C" "$S/spool/staff/staff-ann/q2/report.txt" && rl_fail "report prints the identifier"
 [ "$(ls "$S/releases/TEST-2026-0001" | grep -c 'gpg$')" = 1 ] || rl_fail "something more was published"
 rl_audit_has check.failed identifiers.raw || rl_fail "check.failed lacks the rule"
+rl_audit_has check.failed "\"sha256\":\"$(sha256sum < "$T/bad.csv" | cut -c1-64)\"" ||
+	rl_fail "check.failed lacks the extract's sha256"
 rl_ok "failing extract: failed, identifiers.raw named, nothing published"
 
 # 5. withdrawal before approval

@@ -123,15 +123,20 @@ check "sftp: ls -l lists the upload" grep -q 'big.bin' "$T/out"
 check "sftp: df works (statvfs)" grep -q 'Avail' "$T/out"
 check "sftp: file mode 0600" [ "$(stat -c %a "$SP/q1/big.bin")" = 600 ]
 check "sftp: rename round trip" [ -f "$SP/q1/d.csv" ]
-# the upload's audit record carries the SHA-256 of what is on disk (hashed
-# on the session's hashing thread, 5 MiB: the ring of slots wraps)
-up_sha=$("$RELGATE" -c "$ETC" audit list --type file.upload --json 2>/dev/null |
+# the upload's audit record carries its size; a data file's SHA-256 is the
+# check pass's to record (it reads the file anyway), request.yaml's below
+up_rec() { # up_rec PATH FIELD: FIELD of the last ok file.upload of PATH
+	"$RELGATE" -c "$ETC" audit list --type file.upload --json 2>/dev/null |
 	$PY -c 'import sys, json
+v = None
 for l in sys.stdin:
     r = json.loads(l)
-    if r["path"] == "/requests/q1/big.bin": print(r["sha256"])' | head -1)
-check "sftp: file.upload audit record has the file's sha256" \
-	[ "$up_sha" = "$(sha256sum "$SP/q1/big.bin" | cut -c1-64)" ]
+    if r["path"] == sys.argv[1] and r["outcome"] == "ok":
+        v = r.get(sys.argv[2]) or ""
+print(v)' "$1" "$2"
+}
+check "sftp: file.upload audit record has the bytes on disk" \
+	[ "$(up_rec /requests/q1/big.bin bytes)" = "$(stat -c %s "$SP/q1/big.bin")" ]
 echo "put $T/d.csv /requests/loose.csv" | sftp_as staff-ann && fail "put outside a folder accepted"
 check "sftp: a file outside a request folder is refused (not on disk)" absent "$SP/loose.csv"
 grep -q -i "permission denied" "$T/out" && pass "sftp: client reports permission denied" || fail "sftp message: $(cat "$T/out")"
@@ -291,6 +296,8 @@ grep -q "close remote: Failure" "$T/out" && pass "sftp: a bad request.yaml is re
 check "bad request.yaml: not submitted" absent "$SP/s1/.relgate-request"
 echo "put $T/request.yaml /requests/s1/request.yaml" | sftp_as staff-ann || fail "submit: $(cat "$T/out")"
 check "submission: marker written" [ -f "$SP/s1/.relgate-request" ]
+check "submission: request.yaml's file.upload record has its sha256" \
+	[ "$(up_rec /requests/s1/request.yaml sha256)" = "$(sha256sum "$T/request.yaml" | cut -c1-64)" ]
 echo "put $T/d.csv /requests/s1/late.csv" | sftp_as staff-ann && fail "upload into a submitted folder"
 check "submitted folder is read-only (nothing new on disk)" absent "$SP/s1/late.csv"
 echo "rm /requests/s1/d.csv" | sftp_as staff-ann && fail "remove in a submitted folder"

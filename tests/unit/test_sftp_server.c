@@ -819,18 +819,12 @@ test_staff_upload_and_submit(void **st)
 	    SSH_FX_OK);
 	assert_int_equal(c->type, SSH_FXP_ATTRS);
 	assert_int_equal(c->attrs.size, sizeof(csv) - 1);
-	/* audited with bytes and SHA-256 */
+	/* audited with its bytes; a data file's SHA-256 is the check
+	 * pass's to record */
 	assert_int_equal(audited("file.upload", "/requests/q3/data.csv", NULL,
 	    &a), 1);
 	assert_int_equal(a.bytes, sizeof(csv) - 1);
-	{
-		unsigned char md[32];
-		char hex[65];
-
-		EVP_Digest(csv, sizeof(csv) - 1, md, NULL, EVP_sha256(), NULL);
-		hex_encode(hex, md, 32);
-		assert_string_equal(a.sha, hex);
-	}
+	assert_string_equal(a.sha, "");
 	assert_int_equal(put(c, "/requests/q3/status.json", "{}", 2),
 	    SSH_FX_PERMISSION_DENIED);
 	assert_false(exists("spool/staff/staff-ann/q3/status.json"));
@@ -859,6 +853,18 @@ test_staff_upload_and_submit(void **st)
 	assert_string_equal(qe.user, "staff-ann");
 	assert_string_equal(qe.folder, "q3");
 	assert_int_equal(audited("request.submitted", NULL, NULL, NULL), 1);
+	/* request.yaml's upload record has the SHA-256 of what was read */
+	assert_int_equal(audited("file.upload", "/requests/q3/request.yaml",
+	    NULL, &a), 4);
+	{
+		unsigned char md[32];
+		char hex[65];
+
+		EVP_Digest(good_req, sizeof(good_req) - 1, md, NULL,
+		    EVP_sha256(), NULL);
+		hex_encode(hex, md, 32);
+		assert_string_equal(a.sha, hex);
+	}
 	/* the marker is hidden */
 	assert_int_equal(list(c, "/requests/q3", names, sizeof(names)),
 	    SSH_FX_OK);
@@ -1409,7 +1415,7 @@ test_read_write_bounds(void **st)
 	assert_int_equal(put(c, "/requests/b/big", big, n), SSH_FX_OK);
 	assert_int_equal(audited("file.upload", "/requests/b/big", NULL, &a),
 	    1);
-	assert_int_equal(strlen(a.sha), 64);
+	assert_int_equal(a.bytes, n);
 	assert_int_equal(open_p(c, "/requests/b/big", SSH_FXF_READ), SSH_FX_OK);
 	memcpy(h, c->handle, 8);
 	/* READ 0xFFFFFFFF: clamped to 256 KiB */
@@ -1558,6 +1564,18 @@ test_approver(void **st)
 	assert_int_equal(queued(QUEUE_DECISION, &qe), 1);
 	assert_string_equal(qe.request, "R-1");
 	assert_string_equal(qe.user, "staff-ben");
+	/* recorded with the SHA-256 of the decision as stored */
+	{
+		struct acount au;
+		unsigned char md[32];
+		char hex[65];
+
+		assert_int_equal(audited("file.upload",
+		    "/approvals/R-1/decision.yaml", "approve", &au), 1);
+		EVP_Digest(dec, sizeof(dec) - 1, md, NULL, EVP_sha256(), NULL);
+		hex_encode(hex, md, 32);
+		assert_string_equal(au.sha, hex);
+	}
 	assert_int_equal(list(c, "/approvals/R-1", names, sizeof(names)),
 	    SSH_FX_OK);
 	assert_non_null(strstr(names, "decision.yaml\n"));
