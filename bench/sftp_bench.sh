@@ -12,7 +12,8 @@
 # VERBOSE (set: print every timed run).
 # Ratios are relgated / OpenSSH: >= 1.0 means relgated is as fast or faster.
 # Each timed transfer starts after sync(1); the order alternates per REP and
-# the best of the REPs counts. relgated fsyncs an upload before it answers
+# the best of the REPs counts (with REPS > 1 the median ratios are shown
+# too). Every put makes a new file. relgated fsyncs an upload before it answers
 # CLOSE (internal-sftp does not), so its put carries that cost.
 set -euo pipefail
 builddir=${top_builddir:-$PWD}
@@ -98,10 +99,16 @@ o_dir=$work/ossh; r_dir=/requests/b
 cpu_children() {
 	python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[13])+int(f[14]))/os.sysconf('SC_CLK_TCK'))"
 }
-declare -A T C
+declare -A T C A
 measure() { # measure KEY SERVER BATCH
 	local t0 t1 c0 c1 p
 	if [ "$2" = openssh ]; then p=$spid; else p=$rpid; fi
+	# Every put makes a new file (truncating a 1 GiB one costs the
+	# filesystem time that would count against whoever overwrites).
+	case $1 in
+	o_put*) rm -f "$work/ossh/big" ;;
+	r_put) rm -f "$work/state/spool/staff/bench/b/big" ;;
+	esac
 	# Start each transfer with no dirty pages left by the one before (a
 	# 1 GiB write still being flushed throttles the next writer).
 	sync; sleep 0.2
@@ -109,6 +116,7 @@ measure() { # measure KEY SERVER BATCH
 	sleep 0.3; c1=$(cpu_children "$p")
 	[ -z "${VERBOSE:-}" ] || echo "  $1: $(python3 -c "print(round($t1 - $t0, 2))") s, server CPU $(python3 -c "print(round($c1 - $c0, 2))") s" >&2
 	T[$1]=$(python3 -c "print(min(${T[$1]:-1e9}, $t1 - $t0))")
+	A[$1]="${A[$1]:-} $(python3 -c "print($t1 - $t0)")"
 	C[$1]=$(python3 -c "print(min(${C[$1]:-1e9}, $c1 - $c0))")
 }
 echo "put $work/big $o_dir/big" > "$work/op.b"
@@ -119,9 +127,9 @@ echo "get $r_dir/big $work/r_got" > "$work/rg.b"
 for rep in $(seq "$reps"); do
 	# who goes first alternates from one repetition to the next
 	if [ $((rep % 2)) -eq 1 ]; then
+		measure o_putf openssh "$work/opf.b"
 		measure o_put openssh "$work/op.b"; measure r_put relgated "$work/rp.b"
 		measure o_get openssh "$work/og.b"; measure r_get relgated "$work/rg.b"
-		measure o_putf openssh "$work/opf.b"
 	else
 		measure o_putf openssh "$work/opf.b"
 		measure r_put relgated "$work/rp.b"; measure o_put openssh "$work/op.b"
@@ -161,8 +169,9 @@ r_conc=$(concurrent relgated "$r_dir/f16" "$rpid")
 
 python3 - "$size_mb" "$conc" "${T[o_get]}" "${T[r_get]}" "${T[o_put]}" "${T[r_put]}" \
     "$o_conc" "$r_conc" "$work/rss.openssh" "$work/rss.relgated" \
-    "${C[o_get]}" "${C[r_get]}" "${C[o_put]}" "${C[r_put]}" "${T[o_putf]}" <<'PY'
-import sys
+    "${C[o_get]}" "${C[r_get]}" "${C[o_put]}" "${C[r_put]}" "${T[o_putf]}" \
+    "${A[o_get]}" "${A[r_get]}" "${A[o_put]}" "${A[r_put]}" <<'PY'
+import statistics, sys
 size, conc, og, rg, op, rp, oc, rc = sys.argv[1:9]
 cog, crg, cop, crp = map(float, sys.argv[11:15])
 opf = float(sys.argv[15])
@@ -174,6 +183,9 @@ def rss(path):
 agg = conc * 16 * 1.048576
 print(f"get  {size:.0f} MB: openssh {og:.2f} s ({size/og:.0f} MB/s)  relgated {rg:.2f} s ({size/rg:.0f} MB/s)  ratio {og/rg:.2f}x")
 print(f"put  {size:.0f} MB: openssh {op:.2f} s ({size/op:.0f} MB/s)  relgated {rp:.2f} s ({size/rp:.0f} MB/s)  ratio {op/rp:.2f}x")
+if len(sys.argv[16].split()) > 1:
+    med = [statistics.median(map(float, a.split())) for a in sys.argv[16:20]]
+    print(f"median of {len(sys.argv[16].split())} runs: get ratio {med[0]/med[1]:.2f}x, put ratio {med[2]/med[3]:.2f}x")
 print(f"put  {size:.0f} MB, OpenSSH durable too (put -f: fsync before done): openssh {opf:.2f} s ({size/opf:.0f} MB/s)  relgated {rp:.2f} s  ratio {opf/rp:.2f}x")
 print(f"server CPU per transfer (user+sys of the connection processes): get openssh {cog:.2f} s relgated {crg:.2f} s; put openssh {cop:.2f} s relgated {crp:.2f} s")
 print(f"{conc} x 16 MiB gets: openssh {oc:.2f} s ({agg/oc:.0f} MB/s)  relgated {rc:.2f} s ({agg/rc:.0f} MB/s)  ratio {oc/rc:.2f}x")
