@@ -70,13 +70,14 @@ reexec_with_vector_memcpy(char **argv)
 {
 #if defined(__x86_64__) && defined(__GLIBC__)
 	const char *old = getenv("GLIBC_TUNABLES");
+	const char *preload = getenv("LD_PRELOAD");
 	char self[PATH_MAX], val[1024];
 	ssize_t n;
 	int w;
 
 	if ((old != NULL && strstr(old, MOVSB_TUNABLE) != NULL) ||
-	    getenv("VALGRIND_LAUNCHER") != NULL)
-		return;
+	    (preload != NULL && strstr(preload, "/vgpreload_") != NULL))
+		return;		/* set already, or under valgrind */
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0 || (size_t)n >= sizeof(self) - 1)
 		return;
