@@ -247,6 +247,26 @@ monitor_read(struct master *m, size_t i)
 		log_warn("session %ld: monitor reply", (long)k->pid);
 }
 
+/*
+ * A session that died of a signal wrote no session.close: the master
+ * records it. SIGSYS is the sandbox refusing a system call, whose own line
+ * went to the session's stderr only.
+ */
+static void
+session_killed(struct master *m, const struct child *k, int sig)
+{
+	const char *who = k->login[0] ? k->login : k->user[0] ? k->user :
+	    NULL;
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "session %ld from %s killed by "
+	    "signal %d (%s)%s", (long)k->pid, k->addr, sig, strsignal(sig),
+	    sig == SIGSYS ? ": the sandbox refused a system call" : "");
+	log_warnx("%s", detail);
+	(void)daemon_audit(m->rd, "session.close", "failed", who, NULL,
+	    detail);
+}
+
 static void
 reap(struct master *m)
 {
@@ -268,6 +288,8 @@ reap(struct master *m)
 			if (m->kids[i].mon != -1)
 				count_failure(m, &m->kids[i]);
 		}
+		if (WIFSIGNALED(status))
+			session_killed(m, &m->kids[i], WTERMSIG(status));
 		kid_remove(m, i);
 	}
 }

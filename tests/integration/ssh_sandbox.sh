@@ -76,6 +76,37 @@ else
 		[ "$(audit_json | wc -l)" -eq "$n_before" ]
 	check "the log says why" grep -q "audit log unavailable, refusing" "$LOG"
 	check "writer back: logins work again" ls_as
+	# A session that dies of a signal wrote no session.close: the master
+	# records it (SIGSYS is how the filter kills; sent from outside here).
+	before=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
+	{ echo "ls /"; sleep 6; echo "ls /"; } | timeout 60 sftp -q $SSH_OPTS \
+	    -P "$PORT" -i "$T/keys/staff-ann" -b - staff-ann@127.0.0.1 \
+	    >/dev/null 2>&1 &
+	cl=$!
+	victim=
+	for _ in $(seq 100); do
+		for c in $(ps -o pid= --ppid "$PID"); do
+			case " $before " in *" $c "*) ;; *)
+				grep -qE '^Seccomp:[[:space:]]+2' "/proc/$c/status" \
+				    2>/dev/null && victim=$c ;;
+			esac
+		done
+		[ -n "$victim" ] && break
+		sleep 0.1
+	done
+	[ -n "$victim" ] && kill -SYS "$victim"
+	wait "$cl" || :
+	killed_audited() {
+		for _ in $(seq 50); do
+			audit_has session.close failed staff-ann \
+			    "the sandbox refused a system call" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	check "a session killed by SIGSYS ($victim): session.close failed, audited" \
+		killed_audited
+	check "and logged with the reason" grep -q "the sandbox refused a system call" "$LOG"
 	kill -TERM "$PID"; wait "$PID" || :
 	PID=
 fi
