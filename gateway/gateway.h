@@ -135,12 +135,18 @@ struct session_params {
  * Session <-> master messages: one datagram each, a type byte then a user
  * name ("-" for none). The master answers U and L with one byte, '1' (go
  * on) or '0' (the user or the source is banned, or the user is at
- * max_sessions_per_user); F gets no answer.
+ * max_sessions_per_user); U may also get 'W' (wait and ask again): the
+ * attempts being decided now could, if they all failed, reach the ban,
+ * so no more start until they are decided (a burst of parallel guesses
+ * gets no more keys checked than auth_failures allows). F and P get no
+ * answer; each ends the attempt its U began.
  */
 #define MON_USER	'U'	/* an authentication attempt names this user */
 #define MON_LOGIN	'L'	/* this user has proved a key: may they log in? */
-#define MON_FAIL	'F'	/* first refusal on this connection (no answer):
-				 * its failure counts now, not when it ends */
+#define MON_FAIL	'F'	/* an attempt was refused: the connection's
+				 * failure counts now, not when it ends */
+#define MON_PROBE	'P'	/* a key probe was answered "this key would do" */
+#define MON_WAIT	'W'	/* answer to U: ask again shortly */
 #define MON_MSG_MAX	128
 
 /*
@@ -166,6 +172,9 @@ long	ratelimit_banned(struct ratelimit *rl, const char *key, time_t now);
  */
 int	ratelimit_failure(struct ratelimit *rl, const char *key, time_t now,
 	    int limit, int window, int ban);
+/* Failures of key counted within window seconds before now. */
+int	ratelimit_recent(struct ratelimit *rl, const char *key, time_t now,
+	    int window);
 
 /* Look up a system user to drop to; RG_ENOENT when it does not exist. */
 int	privdrop_lookup(const char *name, uid_t *uid, gid_t *gid,

@@ -42,6 +42,7 @@ struct child {
 	char	login[USER_MAX];	/* logged-in user, "" before */
 	int	over_limit;	/* proved a key, refused by the session limit */
 	int	counted;	/* its failure is counted already */
+	int	deciding;	/* an attempt is being decided (U, then F/P/L) */
 };
 
 struct master {
@@ -184,6 +185,41 @@ kid_remove(struct master *m, size_t i)
 	m->kids[i] = m->kids[--m->n_kids];
 }
 
+/*
+ * 1 when k's next attempt must wait: the failures counted in the window and
+ * the attempts other connections are deciding now, were they all to fail,
+ * would reach auth_failures for the source or the user. A connection whose
+ * failure is counted already can add none: it never waits.
+ */
+static int
+attempt_must_wait(struct master *m, const struct child *k,
+    const char *user, time_t now)
+{
+	const struct gateway_config *cfg = &m->rd->cd->cfg;
+	int src = 0, usr = 0;
+	size_t i;
+
+	if (k->counted)
+		return 0;
+	for (i = 0; i < m->n_kids; i++) {
+		const struct child *o = &m->kids[i];
+
+		if (o == k || !o->deciding || o->counted)
+			continue;
+		if (strcmp(o->addr, k->addr) == 0)
+			src++;
+		if (user != NULL && strcmp(o->user, user) == 0)
+			usr++;
+	}
+	if (cfg->auth_fail_per_source > 0 && ratelimit_recent(m->rl_src,
+	    k->addr, now, cfg->auth_fail_window) + src >=
+	    cfg->auth_fail_per_source)
+		return 1;
+	return user != NULL && cfg->auth_fail_per_user > 0 &&
+	    ratelimit_recent(m->rl_user, user, now, cfg->auth_fail_window) +
+	    usr >= cfg->auth_fail_per_user;
+}
+
 /* A message from a session; a malformed one ends that session. */
 static void
 monitor_read(struct master *m, size_t i)
@@ -213,7 +249,8 @@ monitor_read(struct master *m, size_t i)
 			break;
 	if (n < 2 || j != (size_t)n || (size_t)n - 1 >= USER_MAX ||
 	    (msg[0] != MON_USER && msg[0] != MON_LOGIN &&
-	    msg[0] != MON_FAIL) || k->login[0] != '\0') {
+	    msg[0] != MON_FAIL && msg[0] != MON_PROBE) ||
+	    k->login[0] != '\0') {
 		log_warnx("session %ld: bad monitor message; ending it",
 		    (long)k->pid);
 		kill(k->pid, SIGKILL);
@@ -224,18 +261,29 @@ monitor_read(struct master *m, size_t i)
 	now = time(NULL);
 	if (strcmp(user, "-") != 0)
 		rg_strlcpy(k->user, user, sizeof(k->user));
-	if (msg[0] == MON_FAIL) {
-		count_failure(m, k);	/* no answer */
+	if (msg[0] == MON_FAIL || msg[0] == MON_PROBE) {
+		k->deciding = 0;	/* no answer */
+		if (msg[0] == MON_FAIL)
+			count_failure(m, k);
 		return;
 	}
 	banned = ratelimit_banned(m->rl_src, k->addr, now) > 0 ||
 	    (strcmp(user, "-") != 0 &&
 	    ratelimit_banned(m->rl_user, user, now) > 0);
-	if (msg[0] == MON_USER)
-		reply = banned ? '0' : '1';
-	else {
+	if (msg[0] == MON_USER) {
+		if (banned)
+			reply = '0';
+		else if (attempt_must_wait(m, k, strcmp(user, "-") != 0 ?
+		    user : NULL, now))
+			reply = MON_WAIT;
+		else {
+			reply = '1';
+			k->deciding = 1;
+		}
+	} else {
 		int max = m->rd->cd->cfg.max_sessions_per_user;
 
+		k->deciding = 0;
 		if (!banned && (max <= 0 || sessions_of(m, user) <
 		    (size_t)max)) {
 			rg_strlcpy(k->login, user, sizeof(k->login));

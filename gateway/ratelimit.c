@@ -126,6 +126,22 @@ ratelimit_banned(struct ratelimit *rl, const char *key, time_t now)
 	return e->banned_until > now ? (long)(e->banned_until - now) : 0;
 }
 
+/* Failures of key within window seconds before now. */
+int
+ratelimit_recent(struct ratelimit *rl, const char *key, time_t now,
+    int window)
+{
+	struct rl_entry *e;
+	int i, recent = 0;
+
+	if (rl == NULL || key == NULL || (e = rl_find(rl, key)) == NULL)
+		return 0;
+	for (i = 0; i < e->n; i++)
+		if (now - e->times[i] < window)
+			recent++;
+	return recent;
+}
+
 /* Count a failure; 1 when it starts a ban. */
 int
 ratelimit_failure(struct ratelimit *rl, const char *key, time_t now,

@@ -75,7 +75,7 @@ struct sess {
 	char	tried_user[USER_MAX];	/* last user name an attempt named */
 	char	reason[256];		/* why the last attempt was refused */
 	int	reason_audited;
-	int	fail_reported;		/* MON_FAIL sent */
+	int	login_granted;		/* the master said yes to MON_LOGIN */
 	char	source[160];		/* "address:port sid" */
 	char	roles[80];
 	struct sftp_session_info info;
@@ -119,6 +119,7 @@ sess_audit(struct sess *s, const char *type, const char *outcome,
 }
 
 static int user_name_ok(const char *u);
+static void monitor_tell(struct sess *s, char type, const char *user);
 
 /* Refuse an attempt; policy refusals (after a valid signature) are
  * audited right away, with the reason. */
@@ -137,18 +138,11 @@ auth_refuse(struct sess *s, const char *user, int audit_now,
 	va_end(ap);
 	s->auth_tries++;	/* refusals count, as OpenSSH's MaxAuthTries */
 	s->reason_audited = 0;
-	if (!s->fail_reported) {
-		/* the connection's failure counts now: a burst of parallel
-		 * guesses meets the ban early (the master answers nothing) */
-		char msg[MON_MSG_MAX];
-		int n = snprintf(msg, sizeof(msg), "%c%s", MON_FAIL,
-		    user_name_ok(user) ? user : "-");
-
-		if (n > 1 && (size_t)n < sizeof(msg))
-			(void)send(s->p->monitor_fd, msg, (size_t)n,
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
-		s->fail_reported = 1;
-	}
+	/* the connection's failure counts now, and the attempt is decided
+	 * (the master answers nothing; once it has let the user in, it
+	 * takes no more messages) */
+	if (!s->login_granted)
+		monitor_tell(s, MON_FAIL, user_name_ok(user) ? user : "-");
 	if (audit_now) {
 		sess_audit(s, "auth.failed", "denied", user, s->reason);
 		s->reason_audited = 1;
@@ -160,27 +154,53 @@ auth_refuse(struct sess *s, const char *user, int audit_now,
 
 /* ---- the master ---------------------------------------------------------- */
 
-/* Ask the master; 1 yes, 0 no (or no answer). */
+#define MON_WAIT_MS	20	/* between asks while the master says wait */
+
+/* Tell the master something it does not answer. */
+static void
+monitor_tell(struct sess *s, char type, const char *user)
+{
+	char msg[MON_MSG_MAX];
+	int n = snprintf(msg, sizeof(msg), "%c%s", type, user);
+
+	if (n > 1 && (size_t)n < sizeof(msg))
+		(void)send(s->p->monitor_fd, msg, (size_t)n,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/*
+ * Ask the master; 1 yes, 0 no (or no answer). While it answers "wait"
+ * (other attempts from this address or for this user are being decided)
+ * ask again, within the login grace time.
+ */
 static int
 monitor_ask(struct sess *s, char type, const char *user)
 {
-	char msg[MON_MSG_MAX], reply = '0';
+	char msg[MON_MSG_MAX], reply = MON_WAIT;
 	size_t len = strlen(user);
+	time_t start = time(NULL);
 	struct pollfd pfd;
 
 	if (len + 1 > sizeof(msg))
 		return 0;
 	msg[0] = type;
 	memcpy(msg + 1, user, len);
-	if (send(s->p->monitor_fd, msg, len + 1, MSG_NOSIGNAL) !=
-	    (ssize_t)(len + 1))
-		return 0;
-	pfd.fd = s->p->monitor_fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 10000) != 1)
-		return 0;
-	if (recv(s->p->monitor_fd, &reply, 1, 0) != 1)
-		return 0;
+	while (reply == MON_WAIT) {
+		if (send(s->p->monitor_fd, msg, len + 1, MSG_NOSIGNAL) !=
+		    (ssize_t)(len + 1))
+			return 0;
+		pfd.fd = s->p->monitor_fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 10000) != 1)
+			return 0;
+		if (recv(s->p->monitor_fd, &reply, 1, 0) != 1)
+			return 0;
+		if (reply == MON_WAIT) {
+			if (time(NULL) - start >= RELGATED_LOGIN_GRACE)
+				return 0;
+			(void)poll(NULL, 0, MON_WAIT_MS);
+		}
+	}
 	return reply == '1';
 }
 
@@ -290,8 +310,11 @@ auth_pubkey_cb(ssh_session session, const char *user,
 	if (!ssh_key_authorized(key, u->ssh_keys, u->n_ssh_keys))
 		return auth_refuse(s, user, 0,
 		    "key not authorised for this user");
-	if (sigstate == SSH_PUBLICKEY_STATE_NONE)
-		return SSH_AUTH_SUCCESS;	/* probe: "this key would do" */
+	if (sigstate == SSH_PUBLICKEY_STATE_NONE) {
+		/* probe: "this key would do"; the attempt is decided */
+		monitor_tell(s, MON_PROBE, user);
+		return SSH_AUTH_SUCCESS;
+	}
 
 	/* A valid signature by one of this user's keys: now the policy. */
 	date_today(today_s, sizeof(today_s));
@@ -313,11 +336,15 @@ auth_pubkey_cb(ssh_session session, const char *user,
 		return auth_refuse(s, user, 1, "too many sessions for this "
 		    "user (max_sessions_per_user %d)",
 		    s->p->cd->cfg.max_sessions_per_user);
+	s->login_granted = 1;
 	s->user = u;
 	roles_format(u->roles, s->roles, sizeof(s->roles));
 	if (sess_audit(s, "auth.login", "ok", user, "publickey") != RG_OK) {
 		s->user = NULL;
-		return auth_refuse(s, user, 0, "audit log unavailable");
+		(void)auth_refuse(s, user, 0, "audit log unavailable");
+		/* the master counts this connection as logged in: end it */
+		ssh_disconnect(s->ssh);
+		return SSH_AUTH_DENIED;
 	}
 	if (sess_become(s) != RG_OK) {
 		/* cannot run safely: end the connection */

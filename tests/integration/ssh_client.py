@@ -8,6 +8,10 @@ Each subcommand exits 0 when the server behaved as a secure gateway must,
         log in with KEY, open N sftp channels on the one connection, list /
         in each; exit 0 when that worked ("in"), 3 when authentication was
         refused ("refused")
+  burst PORT USER KEY N --source ADDR
+        open N connections from ADDR and finish their key exchange, then
+        send all N signed attempts at the same moment; prints how many
+        logged in and how many were refused (exit 0)
   hold PORT USER KEY SECONDS
         log in and keep the session open for SECONDS (exit 0 if it stayed
         usable, 4 if the server ended it)
@@ -81,6 +85,38 @@ def cmd_login(args):
         c.close()
     t.close()
     print("in: %s" % names)
+    return 0
+
+
+def cmd_burst(args):
+    port, user, key, n = args[:4]
+    source = args[5] if len(args) > 5 and args[4] == "--source" else None
+    pkey = load_key(key)
+    ts = []
+    for _ in range(int(n)):
+        try:
+            ts.append(transport(port, source))
+        except (paramiko.SSHException, EOFError, OSError):
+            pass
+    go = threading.Barrier(len(ts)) if ts else None
+    results = []
+
+    def attempt(t):
+        go.wait()
+        try:
+            t.auth_publickey(user, pkey)
+            results.append("in")
+        except (paramiko.SSHException, EOFError, OSError):
+            results.append("refused")
+        t.close()
+
+    threads = [threading.Thread(target=attempt, args=(t,)) for t in ts]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    print("in %d refused %d of %d" % (results.count("in"),
+          results.count("refused"), int(n)))
     return 0
 
 
@@ -393,6 +429,7 @@ def cmd_tries(args):
 
 def main():
     cmds = {"login": cmd_login, "hold": cmd_hold, "tries": cmd_tries,
+            "burst": cmd_burst,
             "flood": cmd_flood, "garbage": cmd_garbage,
             "probe-swap": cmd_probe_swap, "methods": cmd_methods,
             "channel-before-auth": cmd_channel_before_auth,
