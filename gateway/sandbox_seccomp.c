@@ -59,7 +59,8 @@ static const char *const session_calls[] = {
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid",
 	"getegid", "getresuid", "getresgid", "getrlimit", "prlimit64",
 	"getrusage", "uname", "sysinfo",
-	/* OpenSSL and libssh randomness, glibc locks */
+	/* OpenSSL and libssh randomness, glibc locks; set_robust_list and
+	 * rseq are glibc's per-thread set-up (no thread can start here) */
 	"getrandom", "futex", "set_robust_list", "rseq", "sched_yield",
 	"exit", "exit_group",
 	NULL

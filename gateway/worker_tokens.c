@@ -92,21 +92,34 @@ token_fingerprint(const char *tok, size_t len)
 	return load_be64(b);
 }
 
+/* Room for n more members (capacity doubles); RG_ETOOBIG, RG_ENOMEM. */
+static int
+fpset_reserve(struct fpset *s, size_t n)
+{
+	size_t ncap;
+	uint64_t *nv;
+
+	if (n > FPSET_MAX || s->n > FPSET_MAX - n)
+		return RG_ETOOBIG;
+	if (s->n + n <= s->cap)
+		return RG_OK;
+	for (ncap = s->cap ? s->cap * 2 : 4096; ncap < s->n + n; ncap *= 2)
+		;
+	if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
+		return RG_ENOMEM;
+	s->v = nv;
+	s->cap = ncap;
+	return RG_OK;
+}
+
 /* Add one fingerprint. */
 int
 fpset_add(struct fpset *s, uint64_t fp)
 {
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 4096;
-		uint64_t *nv;
+	int rc;
 
-		if (ncap > FPSET_MAX)
-			return RG_ETOOBIG;
-		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
-			return RG_ENOMEM;
-		s->v = nv;
-		s->cap = ncap;
-	}
+	if (s->n == s->cap && (rc = fpset_reserve(s, 1)) != RG_OK)
+		return rc;
 	s->v[s->n++] = fp;
 	return RG_OK;
 }
@@ -115,21 +128,12 @@ fpset_add(struct fpset *s, uint64_t fp)
 int
 fpset_append(struct fpset *s, const uint64_t *v, size_t n)
 {
+	int rc;
+
 	if (n == 0)
 		return RG_OK;
-	if (n > FPSET_MAX || s->n > FPSET_MAX - n)
-		return RG_ETOOBIG;
-	if (s->n + n > s->cap) {
-		size_t ncap = s->cap ? s->cap : 4096;
-		uint64_t *nv;
-
-		while (ncap < s->n + n)
-			ncap *= 2;
-		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
-			return RG_ENOMEM;
-		s->v = nv;
-		s->cap = ncap;
-	}
+	if ((rc = fpset_reserve(s, n)) != RG_OK)
+		return rc;
 	memcpy(s->v + s->n, v, n * sizeof(*v));
 	s->n += n;
 	return RG_OK;
@@ -215,18 +219,13 @@ sort_set(struct fpset *s)
 		qsort(v, n, sizeof(*v), u64_cmp);
 		return;
 	}
-	if (n < SORT_SPLIT_MIN) {
-		radix_u64(v, tmp, n, count);
-		free(count);
-		free(tmp);
-		return;
-	}
 	m = n / 2;
 	h.v = v + m;
 	h.tmp = tmp + m;
 	h.n = n - m;
 	h.count = count + 65536;
-	if (pthread_create(&th, NULL, sort_half_main, &h) != 0) {
+	if (n < SORT_SPLIT_MIN ||
+	    pthread_create(&th, NULL, sort_half_main, &h) != 0) {
 		radix_u64(v, tmp, n, count);
 		free(count);
 		free(tmp);
