@@ -1,4 +1,5 @@
-/* relgate(1): checks, masking, linting and audit review on the host. */
+/* relgate(1): checks, masking, linting, audit review and second factors
+ * on the host. */
 #include "config.h"
 
 #include <stdio.h>
@@ -16,6 +17,8 @@ static const struct {
 	{ "mask",   cmd_mask,   "pseudonymise columns with a contract's key" },
 	{ "audit",  cmd_audit,  "review and verify the audit trail" },
 	{ "reload", cmd_reload, "ask the running relgated to reload" },
+	{ "totp",   cmd_totp,   "enroll or reset a user's one-time codes" },
+	{ "passwd", cmd_passwd, "make a password_hash: line for a user" },
 };
 
 static void

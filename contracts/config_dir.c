@@ -176,7 +176,8 @@ static int
 user_warnings(struct config_dir *cd, const struct user *u, long today)
 {
 	struct src_pos none = { 0, 0 };
-	char when[32], msg[200];
+	char when[32], msg[512], roles[64] = "";
+	size_t i, o;
 	int rc;
 
 	if (u->valid_until != DATE_UNSET && u->valid_until < today) {
@@ -192,6 +193,22 @@ user_warnings(struct config_dir *cd, const struct user *u, long today)
 		snprintf(msg, sizeof(msg), "warning: the information-security "
 		    "training of '%s' expired on %s: it cannot log in",
 		    u->name, when);
+		if ((rc = add_warning(cd, 1, u->path, none, msg)) != RG_OK)
+			return rc;
+	}
+	if ((auth_factors_for(&cd->cfg, u->roles) & FACTOR_PASSWORD) &&
+	    u->password_hash == NULL) {
+		/* which roles ask for it; role bit i is auth_role_factors[i] */
+		for (i = 0, o = 0; i < 4; i++)
+			if ((u->roles & (1u << i)) &&
+			    (cd->cfg.auth_role_factors[i] & FACTOR_PASSWORD))
+				o += (size_t)snprintf(roles + o,
+				    sizeof(roles) - o, "%s%s", o ? ", " : "",
+				    role_name(1u << i));
+		snprintf(msg, sizeof(msg), "warning: the roles of '%s' (%s) "
+		    "require a password, but the file has no password_hash: "
+		    "'%s' cannot log in until one from `relgate passwd %s` is "
+		    "added", u->name, roles, u->name, u->name);
 		if ((rc = add_warning(cd, 1, u->path, none, msg)) != RG_OK)
 			return rc;
 	}
@@ -230,12 +247,19 @@ contract_warnings(struct config_dir *cd, const struct contract *c,
 	return RG_OK;
 }
 
-/* The key of an authorized_keys line without its comment: "TYPE BASE64". */
+/* The key of an authorized_keys line without its options and comment:
+ * "TYPE BASE64". */
 static size_t
 ssh_key_span(const char *line, const char **start)
 {
 	const char *p = line, *e;
+	unsigned opts;
+	size_t off;
+	char why[8];
 
+	/* the lines loaded already, so their options are understood */
+	if (ssh_line_options(line, &opts, &off, why, sizeof(why)) == RG_OK)
+		p = line + off;
 	while (*p == ' ' || *p == '\t')
 		p++;
 	*start = p;

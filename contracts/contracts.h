@@ -41,6 +41,22 @@ struct gateway_config {
 	int	checkpoint_every;	/* default 1000 */
 	char	run_as[64];		/* optional: system user sessions drop to */
 	int	syslog_audit;		/* forward audit records to syslog */
+	/* auth: the factors (enum auth_factor bits) each role must present;
+	 * index 0 staff, 1 approver, 2 contractor, 3 officer. Always holds
+	 * FACTOR_PUBLICKEY or FACTOR_SECURITY_KEY, never both (a FIDO key
+	 * is both: security-key stands for the two). */
+	unsigned auth_role_factors[4];	/* default publickey, totp */
+	int	totp_digits;		/* 6..8, default 6 */
+	int	totp_period;		/* seconds, 10..300, default 30 */
+	int	totp_skew;		/* periods either side, 0..5, default 1 */
+};
+
+/* The factors of `auth:` in relgate.yaml. */
+enum auth_factor {
+	FACTOR_PUBLICKEY	= 1 << 0,
+	FACTOR_SECURITY_KEY	= 1 << 1,
+	FACTOR_PASSWORD		= 1 << 2,
+	FACTOR_TOTP		= 1 << 3,
 };
 
 /* Fill cfg with the documented defaults. */
@@ -48,6 +64,19 @@ void	gateway_config_defaults(struct gateway_config *cfg);
 /* Load relgate.yaml over the defaults. A missing file is not an error. */
 int	gateway_config_load(struct gateway_config *cfg, const char *path,
 	    struct diag *d);
+/*
+ * The union of the factors (enum auth_factor bits) of every role in roles
+ * (enum role bits): what a user holding them all must present. When
+ * security-key is among them publickey is not (the FIDO key is the key).
+ * 0 when roles holds no role.
+ */
+unsigned auth_factors_for(const struct gateway_config *cfg, unsigned roles);
+/* Static name of one factor bit ("publickey", "security-key", "password",
+ * "totp"), or NULL. */
+const char *auth_factor_name(unsigned factor_bit);
+/* The factors as "publickey,totp" (order: publickey, security-key,
+ * password, totp) into out[len], truncated to fit; "" for none. */
+void	auth_factors_format(unsigned factors, char *out, size_t len);
 
 /* ---- users ----------------------------------------------------------- */
 
@@ -68,6 +97,9 @@ struct user {
 	long	training_expires;	/* DATE_UNSET when absent */
 	char	*path;
 	struct src_pos *ssh_keys_pos;	/* n_ssh_keys items */
+	char	*password_hash;		/* yescrypt "$y$..."; NULL when absent */
+	unsigned *ssh_key_opts;		/* n_ssh_keys items: SSHKEY_OPT_* bits
+					 * (keys/keys.h) of each line */
 };
 
 /* Load users/NAME.yaml. *out is the caller's (user_free()). */

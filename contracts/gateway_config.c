@@ -12,6 +12,8 @@
 void
 gateway_config_defaults(struct gateway_config *cfg)
 {
+	size_t i;
+
 	memset(cfg, 0, sizeof(*cfg));
 	rg_strlcpy(cfg->listen, "0.0.0.0", sizeof(cfg->listen));
 	cfg->port = 2222;
@@ -27,12 +29,73 @@ gateway_config_defaults(struct gateway_config *cfg)
 	cfg->checkpoint_every = 1000;
 	cfg->run_as[0] = '\0';
 	cfg->syslog_audit = 0;
+	for (i = 0; i < 4; i++)
+		cfg->auth_role_factors[i] = FACTOR_PUBLICKEY | FACTOR_TOTP;
+	cfg->totp_digits = 6;
+	cfg->totp_period = 30;
+	cfg->totp_skew = 1;
+}
+
+/* Static name of one factor bit, or NULL. */
+const char *
+auth_factor_name(unsigned factor_bit)
+{
+	switch (factor_bit) {
+	case FACTOR_PUBLICKEY:
+		return "publickey";
+	case FACTOR_SECURITY_KEY:
+		return "security-key";
+	case FACTOR_PASSWORD:
+		return "password";
+	case FACTOR_TOTP:
+		return "totp";
+	}
+	return NULL;
+}
+
+/* The union of the factors of every role in roles. */
+unsigned
+auth_factors_for(const struct gateway_config *cfg, unsigned roles)
+{
+	unsigned f = 0, i;
+
+	for (i = 0; i < 4; i++)
+		if (roles & (1u << i))
+			f |= cfg->auth_role_factors[i];
+	/* one role's publickey is met by another's security key */
+	if (f & FACTOR_SECURITY_KEY)
+		f &= ~(unsigned)FACTOR_PUBLICKEY;
+	return f;
+}
+
+/* "publickey,totp": the factors' names, comma-separated, into out. */
+void
+auth_factors_format(unsigned factors, char *out, size_t len)
+{
+	unsigned bit;
+	size_t o = 0, n;
+	const char *name;
+
+	if (len == 0)
+		return;
+	out[0] = '\0';
+	for (bit = FACTOR_PUBLICKEY; bit <= FACTOR_TOTP; bit <<= 1) {
+		if (!(factors & bit) || (name = auth_factor_name(bit)) == NULL)
+			continue;
+		n = strlen(name);
+		if (o + (o > 0) + n >= len)
+			break;		/* whole names only */
+		if (o > 0)
+			out[o++] = ',';
+		memcpy(out + o, name, n + 1);
+		o += n;
+	}
 }
 
 static const char *const config_keys[] = {
 	"listen", "port", "state_dir", "max_sessions",
 	"max_sessions_per_user", "idle_timeout", "auth_failures", "log",
-	"checkpoint_every", "run_as", "syslog_audit", NULL
+	"checkpoint_every", "run_as", "syslog_audit", "auth", NULL
 };
 
 static const char *const auth_keys[] = {
@@ -59,6 +122,81 @@ parse_auth(struct gateway_config *c, const struct ynode *m, const char *f,
 		return rc;
 	if ((v = ymap_get(m, "ban")) && (rc = yget_int(&c->auth_fail_ban, v,
 	    "ban", 0, 86400 * 365, f, d)))
+		return rc;
+	return RG_OK;
+}
+
+/* auth: the roles in gateway_config.auth_role_factors order, then totp. */
+static const char *const auth_map_keys[] = {
+	"staff", "approver", "contractor", "officer", "totp", NULL
+};
+static const char *const factor_names[] = {
+	"publickey", "security-key", "password", "totp", NULL
+};
+static const char *const totp_keys[] = { "digits", "period", "skew", NULL };
+
+/* One role's list of factors, e.g. [publickey, totp], into *out. */
+static int
+parse_factor_list(unsigned *out, const struct ynode *v, const char *role,
+    const char *f, struct diag *d)
+{
+	unsigned bits = 0, bit;
+	size_t i;
+	int rc, idx;
+
+	if (v->kind != YNODE_SEQ || v->n == 0)
+		return yerr(d, RG_EPARSE, f, v, "'%s' must be a list of at "
+		    "least one of publickey, security-key, password, totp",
+		    role);
+	for (i = 0; i < v->n; i++) {
+		if ((rc = yget_enum(&idx, v->kids[i], role, factor_names, f,
+		    d)))
+			return rc;
+		bit = 1u << idx;
+		if (bits & bit)
+			return yerr(d, RG_EPARSE, f, v->kids[i],
+			    "'%s' lists '%s' twice", role, factor_names[idx]);
+		bits |= bit;
+	}
+	if (!(bits & (FACTOR_PUBLICKEY | FACTOR_SECURITY_KEY)))
+		return yerr(d, RG_EPARSE, f, v, "'%s' must list publickey or "
+		    "security-key: the SSH key comes first, and relgate has no "
+		    "login without one", role);
+	/* a FIDO key is a public key too: security-key stands for both */
+	if (bits & FACTOR_SECURITY_KEY)
+		bits &= ~(unsigned)FACTOR_PUBLICKEY;
+	*out = bits;
+	return RG_OK;
+}
+
+/* auth: {staff: [...], ..., totp: {digits, period, skew}} */
+static int
+parse_auth_factors(struct gateway_config *c, const struct ynode *m,
+    const char *f, struct diag *d)
+{
+	const struct ynode *v, *t;
+	size_t i;
+	int rc;
+
+	if ((rc = ymap_check(m, auth_map_keys, NULL, "auth", f, d)))
+		return rc;
+	for (i = 0; i < 4; i++)
+		if ((v = ymap_get(m, auth_map_keys[i])) &&
+		    (rc = parse_factor_list(&c->auth_role_factors[i], v,
+		    auth_map_keys[i], f, d)))
+			return rc;
+	if ((t = ymap_get(m, "totp")) == NULL)
+		return RG_OK;
+	if ((rc = ymap_check(t, totp_keys, NULL, "auth totp", f, d)))
+		return rc;
+	if ((v = ymap_get(t, "digits")) &&
+	    (rc = yget_int(&c->totp_digits, v, "digits", 6, 8, f, d)))
+		return rc;
+	if ((v = ymap_get(t, "period")) &&
+	    (rc = yget_int(&c->totp_period, v, "period", 10, 300, f, d)))
+		return rc;
+	if ((v = ymap_get(t, "skew")) &&
+	    (rc = yget_int(&c->totp_skew, v, "skew", 0, 5, f, d)))
 		return rc;
 	return RG_OK;
 }
@@ -129,6 +267,9 @@ parse_config(struct gateway_config *c, const struct ynode *root,
 	}
 	if ((v = ymap_get(root, "syslog_audit")) &&
 	    (rc = yget_bool(&c->syslog_audit, v, "syslog_audit", f, d)))
+		return rc;
+	if ((v = ymap_get(root, "auth")) &&
+	    (rc = parse_auth_factors(c, v, f, d)))
 		return rc;
 	return RG_OK;
 }

@@ -1,4 +1,5 @@
-/* users/NAME.yaml: one user's roles, organisation and SSH keys. */
+/* users/NAME.yaml: one user's roles, organisation, SSH keys and password
+ * hash. */
 #include "config.h"
 
 #include <stdint.h>
@@ -7,9 +8,11 @@
 
 #include "contracts/contracts.h"
 #include "contracts/ytree.h"
+#include "keys/keys.h"
 
 #define USER_MAX_KEYS		32
 #define SSH_KEY_MAX_LINE	16384
+#define PASSWORD_HASH_MAX	255
 
 static const char *const role_names[] = {
 	"staff", "approver", "contractor", "officer", NULL
@@ -42,6 +45,10 @@ user_free(struct user *u)
 	free(u->organisation);
 	strlist_free(u->ssh_keys, u->n_ssh_keys);
 	free(u->ssh_keys_pos);
+	free(u->ssh_key_opts);
+	if (u->password_hash != NULL)
+		rg_wipe(u->password_hash, strlen(u->password_hash));
+	free(u->password_hash);
 	free(u->path);
 	free(u);
 }
@@ -102,21 +109,25 @@ static const char *const ssh_key_types[] = {
 };
 
 /*
- * Check the shape of one authorized_keys line: "TYPE BASE64 [comment]",
- * a known key type, valid base64 whose blob starts with the same type name.
- * Options before the type are refused (the gateway would not enforce them).
+ * Check the shape of one authorized_keys line: "[OPTIONS] TYPE BASE64
+ * [comment]", a known key type, valid base64 whose blob starts with the
+ * same type name (for a security key, the whole blob well formed). The
+ * only options are verify-required and no-touch-required, on security
+ * keys (others the gateway would not enforce); their bits into *opts.
  */
 static int
-ssh_key_check(const char *line, char *why, size_t whylen)
+ssh_key_check(const char *line, unsigned *opts, char *why, size_t whylen)
 {
-	unsigned char blob[8192];
+	unsigned char blob[8192], apphash[32];
 	const char *p = line, *t, *b;
-	size_t tlen, blen, i;
+	size_t tlen, blen, i, off;
 	long n;
 	uint32_t l;
+	int rc;
 
-	while (*p == ' ' || *p == '\t')
-		p++;
+	if ((rc = ssh_line_options(line, opts, &off, why, whylen)) != RG_OK)
+		return rc;
+	p = line + off;
 	t = p;
 	while (*p != '\0' && *p != ' ' && *p != '\t')
 		p++;
@@ -127,8 +138,7 @@ ssh_key_check(const char *line, char *why, size_t whylen)
 			break;
 	if (ssh_key_types[i] == NULL) {
 		snprintf(why, whylen, "not an SSH public key line (unknown "
-		    "key type '%.*s'; options are not supported)",
-		    (int)(tlen > 40 ? 40 : tlen), t);
+		    "key type '%.*s')", (int)(tlen > 40 ? 40 : tlen), t);
 		return RG_EINVAL;
 	}
 	while (*p == ' ' || *p == '\t')
@@ -157,12 +167,48 @@ ssh_key_check(const char *line, char *why, size_t whylen)
 		snprintf(why, whylen, "SSH key must be one line");
 		return RG_EINVAL;
 	}
+	if (strncmp(t, "sk-", 3) == 0 &&
+	    ssh_line_sk_app_hash(line, apphash) != RG_OK) {
+		snprintf(why, whylen, "security key data is not a well-formed "
+		    "'%.*s' key", (int)tlen, t);
+		return RG_EINVAL;
+	}
 	return RG_OK;
+}
+
+/*
+ * password_hash: a yescrypt hash as crypt(3) writes it ("$y$PARAMS$SALT$
+ * HASH"): the crypt alphabet only, at most PASSWORD_HASH_MAX bytes.
+ */
+static int
+password_hash_check(const char *h)
+{
+	size_t i, fields = 0;
+
+	if (strncmp(h, "$y$", 3) != 0 || strlen(h) > PASSWORD_HASH_MAX)
+		return 0;
+	for (i = 0; h[i] != '\0'; i++) {
+		char c = h[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '/' ||
+		    c == '$'))
+			return 0;
+	}
+	/* the fields after "$y": parameters, salt, hash; none empty */
+	for (i = 2; h[i] != '\0'; i++) {
+		if (h[i] != '$')
+			continue;
+		if (h[i + 1] == '\0' || h[i + 1] == '$')
+			return 0;
+		fields++;
+	}
+	return fields >= 3;
 }
 
 static const char *const user_keys[] = {
 	"roles", "organisation", "ssh_keys", "valid_until", "training_expires",
-	NULL
+	"password_hash", NULL
 };
 static const char *const user_required[] = {
 	"roles", "organisation", "ssh_keys", NULL
@@ -200,7 +246,7 @@ parse_user(struct user *u, const struct ynode *root, const char *f,
     struct diag *d)
 {
 	const struct ynode *v;
-	char why[200];
+	char why[400];
 	size_t i;
 	int rc;
 
@@ -218,8 +264,12 @@ parse_user(struct user *u, const struct ynode *root, const char *f,
 	if ((rc = yget_strlist(&u->ssh_keys, &u->n_ssh_keys, &u->ssh_keys_pos, v,
 	    "ssh_keys", USER_MAX_KEYS, SSH_KEY_MAX_LINE, 1, f, d)))
 		return rc;
+	if (u->n_ssh_keys > 0 && (u->ssh_key_opts = calloc(u->n_ssh_keys,
+	    sizeof(*u->ssh_key_opts))) == NULL)
+		return diag_set(d, RG_ENOMEM, f, 0, 0, "out of memory");
 	for (i = 0; i < u->n_ssh_keys; i++)
-		if (ssh_key_check(u->ssh_keys[i], why, sizeof(why)) != RG_OK)
+		if (ssh_key_check(u->ssh_keys[i], &u->ssh_key_opts[i], why,
+		    sizeof(why)) != RG_OK)
 			return yerr(d, RG_EPARSE, f, v->kids[i], "%s", why);
 	if ((v = ymap_get(root, "valid_until")) &&
 	    (rc = yget_date(&u->valid_until, v, "valid_until", f, d)))
@@ -227,6 +277,15 @@ parse_user(struct user *u, const struct ynode *root, const char *f,
 	if ((v = ymap_get(root, "training_expires")) &&
 	    (rc = yget_date(&u->training_expires, v, "training_expires", f, d)))
 		return rc;
+	if ((v = ymap_get(root, "password_hash"))) {
+		if ((rc = yget_str(&u->password_hash, v, "password_hash",
+		    PASSWORD_HASH_MAX, f, d)))
+			return rc;
+		if (!password_hash_check(u->password_hash))
+			return yerr(d, RG_EPARSE, f, v, "'password_hash' must "
+			    "be a yescrypt hash (\"$y$...\", as `relgate "
+			    "passwd` prints it)");
+	}
 	return RG_OK;
 }
 

@@ -5,6 +5,8 @@
  *   DIR/etc/      relgate.yaml, users/, contracts/, keys/pgp/
  *   DIR/state/    the state directory (host keys made here already)
  *   DIR/client/USER/id_ed25519      each demo user's SSH key
+ *   DIR/client/USER/totp.secret     its TOTP secret, base32 (every user
+ *                                   is enrolled: the default second factor)
  *   DIR/client/acme-ana/gnupg/      contractors' GnuPG homes
  *   DIR/client/known_hosts          the gateway's host keys
  *   DIR/sample/   a clean sample extract for DEMO-2026-0001, request.yaml
@@ -488,6 +490,29 @@ demo_trust_gateway(const char *state, const char *client, struct diag *d)
 	return rc;
 }
 
+/*
+ * Enrol user for TOTP (every role's second factor by default) and leave
+ * the secret, base32, in client/USER/totp.secret for oathtool.
+ */
+static int
+demo_totp(const char *state, const char *client, const char *user,
+    struct diag *d)
+{
+	char b32[128], path[PATH_MAX];
+	size_t n;
+	int rc;
+
+	if ((rc = auth_totp_enroll(state, user, 1, b32, sizeof(b32) - 1, d)) !=
+	    RG_OK || (rc = pathf(path, sizeof(path), d, "%s/%s/totp.secret",
+	    client, user)) != RG_OK)
+		return rc;
+	n = strlen(b32);
+	b32[n++] = '\n';
+	rc = file_write_atomic(path, b32, n, 0600, d);
+	rg_wipe(b32, sizeof(b32));
+	return rc;
+}
+
 static int
 demo_build(const char *tmp, const char *final, int port, struct diag *d)
 {
@@ -521,7 +546,8 @@ demo_build(const char *tmp, const char *final, int port, struct diag *d)
 		snprintf(comment, sizeof(comment), "%s@relgate-demo", u->name);
 		if ((rc = ssh_userkey_generate(p, comment, line, sizeof(line),
 		    d)) != RG_OK ||
-		    (rc = demo_user_yaml(etc, u, line, d)) != RG_OK)
+		    (rc = demo_user_yaml(etc, u, line, d)) != RG_OK ||
+		    (rc = demo_totp(state, client, u->name, d)) != RG_OK)
 			return rc;
 		if (u->pgp) {
 			char home[PATH_MAX], asc[PATH_MAX];
@@ -631,13 +657,18 @@ demo_print_usage(FILE *f, const char *dir, int port)
 
 	if (realpath(dir, abs) == NULL)
 		rg_strlcpy(abs, dir, sizeof(abs));
-	fprintf(f, "\nrelgate demo on 127.0.0.1 port %d. Try each role:\n\n",
-	    port);
+	fprintf(f, "\nrelgate demo on 127.0.0.1 port %d. Every role signs in "
+	    "with its key and a\nverification code (TOTP); print the code "
+	    "for the sftp prompt with\n  oathtool --totp -b $(cat "
+	    "%s/client/USER/totp.secret)\nTry each role:\n\n", port, abs);
 	for (i = 0; i < RG_ARRAY_LEN(demo_users); i++)
-		fprintf(f, "  # %s (%s)\n  sftp -P %d -i %s/client/%s/id_ed25519"
+		fprintf(f, "  # %s (%s); code: oathtool --totp -b $(cat "
+		    "%s/client/%s/totp.secret)\n"
+		    "  sftp -P %d -i %s/client/%s/id_ed25519"
 		    " -o UserKnownHostsFile=%s/client/known_hosts %s@127.0.0.1"
-		    "\n\n", demo_users[i].name, role_of[i], port, abs,
-		    demo_users[i].name, abs, demo_users[i].name);
+		    "\n\n", demo_users[i].name, role_of[i], abs,
+		    demo_users[i].name, port, abs, demo_users[i].name, abs,
+		    demo_users[i].name);
 	fprintf(f, "  # staff-ann submits the sample (request.yaml last):\n"
 	    "  #   mkdir /requests/sample1\n"
 	    "  #   put %s/sample/claims_sample.csv /requests/sample1/\n"

@@ -147,7 +147,19 @@ struct session_params {
 				 * failure counts now, not when it ends */
 #define MON_PROBE	'P'	/* a key probe was answered "this key would do" */
 #define MON_WAIT	'W'	/* answer to U: ask again shortly */
-#define MON_MSG_MAX	128
+/*
+ * Layered authentication. K: the answers typed at the keyboard-interactive
+ * prompt, after "K<user>": a NUL then the password (when the user's roles
+ * ask for one), a NUL then the verification code (when they ask for
+ * totp). C: a security key's signature counter, after "C<user>": a NUL,
+ * the key's SHA256 fingerprint, a NUL, the counter in decimal. The master
+ * answers "1", or "0" and the reason (for the audit trail, never for the
+ * client); each refusal counts towards the bans. L is refused until K has
+ * passed for every factor the master checks.
+ */
+#define MON_FACTORS	'K'
+#define MON_SK_COUNTER	'C'
+#define MON_MSG_MAX	2048
 
 /*
  * Serve one connection in a freshly forked session process: privilege drop
@@ -156,6 +168,23 @@ struct session_params {
  * exit status.
  */
 int	session_run(const struct session_params *p);
+
+/* The master's judgement of second factors (gateway/factors.c). */
+/* The factors (FACTOR_PASSWORD, FACTOR_TOTP) the master checks for user. */
+unsigned factors_master_checks(const struct config_dir *cd,
+	    const char *user);
+/*
+ * The n answers typed at the prompt (password, then the code, as the
+ * user's roles ask): 1 when all pass (the code's time step then used up,
+ * durably), 0 with the reason in why (it names the factor).
+ */
+int	factors_judge(const struct config_dir *cd, const char *state_dir,
+	    const char *user, char *const *answers, size_t n, char *why,
+	    size_t whylen);
+/* A security key's counter (decimal text) for user's key fpr: 1 when it
+ * grew (recorded durably), 0 with the reason. */
+int	factors_sk_counter(const char *state_dir, const char *user,
+	    const char *fpr, const char *counter, char *why, size_t whylen);
 
 /* Failed-login counters with sliding windows and bans, keyed by string. */
 struct ratelimit;

@@ -1,12 +1,16 @@
 /*
  * gateway/listener.c — the master's loop: listening sockets, one forked
  * session process per connection, and the failed-login counters. The
- * master never reads a client byte: a banned source or a connection over
+ * master never reads the SSH stream: a banned source or a connection over
  * max_sessions is closed right after accept(). Each session reports to the
  * master over a SOCK_SEQPACKET socketpair (gateway.h MON_*): the user an
- * attempt names (is that user banned?) and a login (is the user under
- * max_sessions_per_user?). A session that ends without logging in counts
- * as one failure for its source address and for the last user it named.
+ * attempt names (is that user banned?), the answers typed at its
+ * keyboard-interactive prompt and a security key's counter (judged here,
+ * gateway/factors.c: the secrets never enter a session), and a login (is
+ * the user under max_sessions_per_user, with every factor checked?). A
+ * session that ends without logging in counts as one failure for its
+ * source address and for the last user it named; each refused second
+ * factor counts as one more.
  */
 #include "config.h"
 
@@ -43,6 +47,7 @@ struct child {
 	int	over_limit;	/* proved a key, refused by the session limit */
 	int	counted;	/* its failure is counted already */
 	int	deciding;	/* an attempt is being decided (U, then F/P/L) */
+	char	factors_ok[USER_MAX];	/* the user K passed for, "" before */
 };
 
 struct master {
@@ -220,6 +225,84 @@ attempt_must_wait(struct master *m, const struct child *k,
 	    usr >= cfg->auth_fail_per_user;
 }
 
+/* A session broke the protocol: end it. */
+static void
+monitor_bad(struct child *k)
+{
+	log_warnx("session %ld: bad monitor message; ending it", (long)k->pid);
+	kill(k->pid, SIGKILL);
+	close(k->mon);
+	k->mon = -1;
+}
+
+/* A second factor or a security key's counter was refused: each such
+ * refusal counts towards the bans (a connection may try several). */
+static void
+count_factor_failure(struct master *m, struct child *k, const char *user)
+{
+	const struct gateway_config *cfg = &m->rd->cd->cfg;
+	time_t now = time(NULL);
+
+	k->counted = 1;		/* the connection's end adds no more */
+	if (ratelimit_failure(m->rl_src, k->addr, now,
+	    cfg->auth_fail_per_source, cfg->auth_fail_window,
+	    cfg->auth_fail_ban))
+		ban_audit(m, "source", k->addr, cfg->auth_fail_ban);
+	if (ratelimit_failure(m->rl_user, user, now, cfg->auth_fail_per_user,
+	    cfg->auth_fail_window, cfg->auth_fail_ban))
+		ban_audit(m, "user", user, cfg->auth_fail_ban);
+}
+
+/*
+ * K and C: the user, then NUL-separated fields. The verdict goes back as
+ * "1" or "0" and the reason.
+ */
+static void
+monitor_judge(struct master *m, struct child *k, char *msg, size_t n)
+{
+	char *fields[4], *user = msg + 1, reply[256], type = msg[0];
+	size_t nf = 0, j;
+	int ok;
+
+	for (j = 1; j < n; j++)
+		if (msg[j] == '\0') {
+			if (nf == sizeof(fields) / sizeof(fields[0]))
+				break;
+			fields[nf++] = msg + j + 1;
+		}
+	if (j != n || nf == 0 || strlen(user) == 0 ||
+	    strlen(user) >= USER_MAX || strchr(user, '/') != NULL ||
+	    strcmp(user, k->user) != 0 || (type == MON_SK_COUNTER &&
+	    nf != 2)) {
+		rg_wipe(msg, n);
+		monitor_bad(k);
+		return;
+	}
+	k->deciding = 0;
+	reply[0] = '0';
+	if (ratelimit_banned(m->rl_src, k->addr, time(NULL)) > 0 ||
+	    ratelimit_banned(m->rl_user, user, time(NULL)) > 0) {
+		rg_strlcpy(reply + 1, "banned for now", sizeof(reply) - 1);
+		ok = 0;
+	} else if (type == MON_FACTORS)
+		ok = factors_judge(m->rd->cd, m->rd->state_dir, user, fields,
+		    nf, reply + 1, sizeof(reply) - 1);
+	else
+		ok = factors_sk_counter(m->rd->state_dir, user, fields[0],
+		    fields[1], reply + 1, sizeof(reply) - 1);
+	if (ok) {
+		if (type == MON_FACTORS)
+			rg_strlcpy(k->factors_ok, user, sizeof(k->factors_ok));
+		reply[0] = '1';
+		reply[1] = '\0';
+	} else
+		count_factor_failure(m, k, user);
+	rg_wipe(msg, n);	/* what the user typed */
+	if (send(k->mon, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL)
+	    != (ssize_t)strlen(reply))
+		log_warn("session %ld: monitor reply", (long)k->pid);
+}
+
 /* A message from a session; a malformed one ends that session. */
 static void
 monitor_read(struct master *m, size_t i)
@@ -243,19 +326,23 @@ monitor_read(struct master *m, size_t i)
 		return;
 	}
 	msg[n] = '\0';
+	if (k->login[0] != '\0') {
+		rg_wipe(msg, sizeof(msg));
+		monitor_bad(k);
+		return;
+	}
+	if (n >= 2 && (msg[0] == MON_FACTORS || msg[0] == MON_SK_COUNTER)) {
+		monitor_judge(m, k, msg, (size_t)n);
+		return;
+	}
 	user = msg + 1;
 	for (j = 1; j < (size_t)n; j++)
 		if (msg[j] == '\0' || msg[j] == '/' || msg[j] == '\n')
 			break;
 	if (n < 2 || j != (size_t)n || (size_t)n - 1 >= USER_MAX ||
 	    (msg[0] != MON_USER && msg[0] != MON_LOGIN &&
-	    msg[0] != MON_FAIL && msg[0] != MON_PROBE) ||
-	    k->login[0] != '\0') {
-		log_warnx("session %ld: bad monitor message; ending it",
-		    (long)k->pid);
-		kill(k->pid, SIGKILL);
-		close(k->mon);
-		k->mon = -1;
+	    msg[0] != MON_FAIL && msg[0] != MON_PROBE)) {
+		monitor_bad(k);
 		return;
 	}
 	now = time(NULL);
@@ -284,7 +371,14 @@ monitor_read(struct master *m, size_t i)
 		int max = m->rd->cd->cfg.max_sessions_per_user;
 
 		k->deciding = 0;
-		if (!banned && (max <= 0 || sessions_of(m, user) <
+		if (factors_master_checks(m->rd->cd, user) != 0 &&
+		    strcmp(k->factors_ok, user) != 0) {
+			/* only a broken or subverted session asks this */
+			log_warnx("session %ld: login of %s asked before its "
+			    "factors were checked; refused", (long)k->pid,
+			    user);
+			reply = '0';
+		} else if (!banned && (max <= 0 || sessions_of(m, user) <
 		    (size_t)max)) {
 			rg_strlcpy(k->login, user, sizeof(k->login));
 			reply = '1';

@@ -1,17 +1,15 @@
 /*
  * gateway/session.c — one connection, in its own process (forked by the
  * listener): first the privilege drop to run_as (before any client byte is
- * parsed), then the SSH handshake and public-key authentication with
- * libssh's server callbacks, the sandbox hook, then the channels. A session
+ * parsed), then the SSH handshake and signing in (session_auth.c), the
+ * sandbox hook, then the channels. A session
  * channel may start the "sftp" subsystem; its bytes go to the SFTP layer
  * (gateway/sftp.h) one whole packet at a time, and its replies go back
  * within the peer's channel window. Everything else (exec, shell, pty, x11,
  * forwarding) is refused at once.
  *
- * Authentication is decided here alone: `authenticated` is set only after
- * a valid signature by a key of that very user, an unexpired account, the
- * master's consent (bans, per-user session limit) and a durable audit
- * record; every channel open and request checks it (CVE-2018-10933).
+ * `authenticated` is set by session_auth.c alone, after every factor;
+ * every channel open and request checks it (CVE-2018-10933).
  */
 #include "config.h"
 
@@ -26,65 +24,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libssh/libssh.h>
-#include <libssh/server.h>
-#include <libssh/callbacks.h>
-
 #include "audit/audit.h"
 #include "contracts/contracts.h"
-#include "gateway/gateway.h"
-#include "gateway/sftp.h"
+#include "gateway/session_internal.h"
 #include "gateway/sockbuf.h"
-#include "keys/keys.h"
 
 #define IN_CAP		(4u << 20)	/* SFTP bytes waiting to be handled */
 #define OUT_CAP		(16u << 20)	/* replies waiting for the window */
 #define OUT_HIGH	(1u << 20)	/* stop handling requests above this */
 #define WRITE_MAX	(1u << 20)	/* bytes per ssh_channel_write() */
-#define USER_MAX	64
 #define WINDOW_STEP	(1u << 20)	/* top the window up every MiB */
-
-struct sess;
-
-struct chan {
-	struct sess *s;
-	ssh_channel ch;
-	struct ssh_channel_callbacks_struct cb;
-	struct sftp_server *sftp;
-	struct buf in;
-	size_t	in_off;
-	struct buf out;
-	size_t	out_off;
-	int	held;		/* libssh keeps bytes we had no room for */
-	int	reading;	/* inside our own ssh_channel_read */
-	int	eof_in;		/* the client sent EOF */
-	int	closed;		/* the client closed the channel */
-	int	broken;		/* protocol or write error: close it */
-	size_t	since_grow;	/* bytes taken since the window was topped up */
-};
-
-struct sess {
-	const struct session_params *p;
-	ssh_session ssh;
-	ssh_event ev;
-	struct ssh_server_callbacks_struct cb;
-	struct audit *audit;
-	const struct user *user;	/* set at login */
-	int	authenticated;
-	int	auth_tries;
-	char	tried_user[USER_MAX];	/* last user name an attempt named */
-	char	reason[256];		/* why the last attempt was refused */
-	int	reason_audited;
-	int	login_granted;		/* the master said yes to MON_LOGIN */
-	char	source[160];		/* "address:port sid" */
-	char	roles[80];
-	struct sftp_session_info info;
-	struct chan *chans[RELGATED_MAX_CHANNELS];
-	size_t	n_chans;
-	unsigned long n_opened;
-	time_t	last_active;
-	char	end_reason[128];
-};
 
 static volatile sig_atomic_t sess_term;
 
@@ -97,7 +46,7 @@ sess_on_term(int sig)
 
 /* ---- audit ------------------------------------------------------------ */
 
-static int
+int
 sess_audit(struct sess *s, const char *type, const char *outcome,
     const char *user, const char *detail)
 {
@@ -118,250 +67,12 @@ sess_audit(struct sess *s, const char *type, const char *outcome,
 	return rc;
 }
 
-static int user_name_ok(const char *u);
-static void monitor_tell(struct sess *s, char type, const char *user);
-
-/* Refuse an attempt; policy refusals (after a valid signature) are
- * audited right away, with the reason. */
-static int
-auth_refuse(struct sess *s, const char *user, int audit_now,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-auth_refuse(struct sess *s, const char *user, int audit_now,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
-	va_end(ap);
-	s->auth_tries++;	/* refusals count, as OpenSSH's MaxAuthTries */
-	s->reason_audited = 0;
-	/* the connection's failure counts now, and the attempt is decided
-	 * (the master answers nothing; once it has let the user in, it
-	 * takes no more messages) */
-	if (!s->login_granted)
-		monitor_tell(s, MON_FAIL, user_name_ok(user) ? user : "-");
-	if (audit_now) {
-		sess_audit(s, "auth.failed", "denied", user, s->reason);
-		s->reason_audited = 1;
-	}
-	log_info("%s: authentication refused for \"%s\": %s", s->source,
-	    user, s->reason);
-	return SSH_AUTH_DENIED;
-}
-
-/* ---- the master ---------------------------------------------------------- */
-
-#define MON_WAIT_MS	20	/* between asks while the master says wait */
-
-/* Tell the master something it does not answer. */
-static void
-monitor_tell(struct sess *s, char type, const char *user)
-{
-	char msg[MON_MSG_MAX];
-	int n = snprintf(msg, sizeof(msg), "%c%s", type, user);
-
-	if (n > 1 && (size_t)n < sizeof(msg))
-		(void)send(s->p->monitor_fd, msg, (size_t)n,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-/*
- * Ask the master; 1 yes, 0 no (or no answer). While it answers "wait"
- * (other attempts from this address or for this user are being decided)
- * ask again, within the login grace time.
- */
-static int
-monitor_ask(struct sess *s, char type, const char *user)
-{
-	char msg[MON_MSG_MAX], reply = MON_WAIT;
-	size_t len = strlen(user);
-	time_t start = time(NULL);
-	struct pollfd pfd;
-
-	if (len + 1 > sizeof(msg))
-		return 0;
-	msg[0] = type;
-	memcpy(msg + 1, user, len);
-	while (reply == MON_WAIT) {
-		if (send(s->p->monitor_fd, msg, len + 1, MSG_NOSIGNAL) !=
-		    (ssize_t)(len + 1))
-			return 0;
-		pfd.fd = s->p->monitor_fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 10000) != 1)
-			return 0;
-		if (recv(s->p->monitor_fd, &reply, 1, 0) != 1)
-			return 0;
-		if (reply == MON_WAIT) {
-			if (time(NULL) - start >= RELGATED_LOGIN_GRACE)
-				return 0;
-			(void)poll(NULL, 0, MON_WAIT_MS);
-		}
-	}
-	return reply == '1';
-}
-
-/* ---- authentication ------------------------------------------------------ */
-
-static int
-user_name_ok(const char *u)
-{
-	size_t i, n;
-
-	if (u == NULL)
-		return 0;
-	n = strlen(u);
-	if (n == 0 || n >= USER_MAX || u[0] == '.' || u[0] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = u[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
-static void
-date_format(long days, char *out, size_t len)
-{
-	time_t t = (time_t)days * 86400;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%Y-%m-%d", &tm);
-}
-
-static void
-roles_format(unsigned roles, char *out, size_t len)
-{
-	unsigned bit;
-
-	out[0] = '\0';
-	for (bit = 1; bit != 0 && bit <= ROLE_OFFICER; bit <<= 1) {
-		const char *n;
-
-		if (!(roles & bit) || (n = role_name(bit)) == NULL)
-			continue;
-		if (out[0] != '\0')
-			strncat(out, ",", len - strlen(out) - 1);
-		strncat(out, n, len - strlen(out) - 1);
-	}
-}
-
-static int sess_become(struct sess *s);
-
-static int
-auth_none_cb(ssh_session session, const char *user, void *userdata)
-{
-	struct sess *s = userdata;
-
-	(void)session;
-	if (user != NULL && user_name_ok(user))
-		rg_strlcpy(s->tried_user, user, sizeof(s->tried_user));
-	return SSH_AUTH_DENIED;
-}
-
-static int
-auth_password_cb(ssh_session session, const char *user, const char *pw,
-    void *userdata)
-{
-	struct sess *s = userdata;
-
-	(void)session;
-	(void)pw;
-	if (user != NULL && user_name_ok(user))
-		rg_strlcpy(s->tried_user, user, sizeof(s->tried_user));
-	return auth_refuse(s, user_name_ok(user) ? user : "-", 0,
-	    "password authentication is not accepted");
-}
-
-static int
-auth_pubkey_cb(ssh_session session, const char *user,
-    struct ssh_key_struct *key, char sigstate, void *userdata)
-{
-	struct sess *s = userdata;
-	const struct user *u;
-	char today_s[16], day[16];
-	long today;
-
-	(void)session;
-	if (s->authenticated)
-		return SSH_AUTH_DENIED;
-	if (s->auth_tries >= RELGATED_MAX_AUTH_TRIES)
-		return SSH_AUTH_DENIED;	/* the loop ends the connection */
-	if (user == NULL || !user_name_ok(user))
-		return auth_refuse(s, "-", 0, "malformed user name");
-	rg_strlcpy(s->tried_user, user, sizeof(s->tried_user));
-	if (sigstate != SSH_PUBLICKEY_STATE_NONE &&
-	    sigstate != SSH_PUBLICKEY_STATE_VALID)
-		return auth_refuse(s, user, 0, "bad signature");
-	/* every attempt: a ban may have begun since the last one */
-	if (!monitor_ask(s, MON_USER, user))
-		return auth_refuse(s, user, 0, "too many failed logins for "
-		    "this user or from this address: banned for now");
-	u = config_dir_user(s->p->cd, user);
-	if (u == NULL)
-		return auth_refuse(s, user, 0, "no such user");
-	if (!ssh_key_authorized(key, u->ssh_keys, u->n_ssh_keys))
-		return auth_refuse(s, user, 0,
-		    "key not authorised for this user");
-	if (sigstate == SSH_PUBLICKEY_STATE_NONE) {
-		/* probe: "this key would do"; the attempt is decided */
-		monitor_tell(s, MON_PROBE, user);
-		return SSH_AUTH_SUCCESS;
-	}
-
-	/* A valid signature by one of this user's keys: now the policy. */
-	date_today(today_s, sizeof(today_s));
-	if (date_parse(today_s, &today) != RG_OK)
-		return auth_refuse(s, user, 1, "cannot read today's date");
-	if (u->valid_until != DATE_UNSET && today > u->valid_until) {
-		date_format(u->valid_until, day, sizeof(day));
-		return auth_refuse(s, user, 1, "account expired (valid_until "
-		    "%s)", day);
-	}
-	if (u->training_expires != DATE_UNSET && today > u->training_expires) {
-		date_format(u->training_expires, day, sizeof(day));
-		return auth_refuse(s, user, 1, "information-security training "
-		    "expired (training_expires %s)", day);
-	}
-	if (u->roles == 0)
-		return auth_refuse(s, user, 1, "user has no role");
-	if (!monitor_ask(s, MON_LOGIN, user))
-		return auth_refuse(s, user, 1, "too many sessions for this "
-		    "user (max_sessions_per_user %d)",
-		    s->p->cd->cfg.max_sessions_per_user);
-	s->login_granted = 1;
-	s->user = u;
-	roles_format(u->roles, s->roles, sizeof(s->roles));
-	if (sess_audit(s, "auth.login", "ok", user, "publickey") != RG_OK) {
-		s->user = NULL;
-		(void)auth_refuse(s, user, 0, "audit log unavailable");
-		/* the master counts this connection as logged in: end it */
-		ssh_disconnect(s->ssh);
-		return SSH_AUTH_DENIED;
-	}
-	if (sess_become(s) != RG_OK) {
-		/* cannot run safely: end the connection */
-		ssh_disconnect(s->ssh);
-		return SSH_AUTH_DENIED;
-	}
-	s->authenticated = 1;
-	log_info("%s: %s logged in (%s)", s->source, user, s->roles);
-	return SSH_AUTH_SUCCESS;
-}
-
 /*
  * After a successful authentication and before it is acknowledged: enter
  * the sandbox, record session.open. (Root was given up before the first
  * client byte was read: sess_unprivileged().)
  */
-static int
+int
 sess_become(struct sess *s)
 {
 	const char *state = s->p->cd->cfg.state_dir;
@@ -981,9 +692,7 @@ session_run(const struct session_params *p)
 		goto out;
 	ssh_callbacks_init(&s.cb);
 	s.cb.userdata = &s;
-	s.cb.auth_pubkey_function = auth_pubkey_cb;
-	s.cb.auth_password_function = auth_password_cb;
-	s.cb.auth_none_function = auth_none_cb;
+	sess_auth_setup(&s);
 	s.cb.channel_open_request_session_function = chan_open_cb;
 	ssh_set_server_callbacks(s.ssh, &s.cb);
 	if (ssh_handle_key_exchange(s.ssh) != SSH_OK) {
@@ -999,6 +708,7 @@ session_run(const struct session_params *p)
 		log_info("%s: key exchange failed: %s", s.source, msg);
 		goto out;
 	}
+	/* the key first; session_auth.c offers keyboard-interactive after it */
 	ssh_set_auth_methods(s.ssh, SSH_AUTH_METHOD_PUBLICKEY);
 	if ((s.ev = ssh_event_new()) == NULL ||
 	    ssh_event_add_session(s.ev, s.ssh) != SSH_OK)

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/common.h"
 
@@ -104,13 +105,49 @@ int	ssh_hostkeys_ensure(const char *state_dir, char *ed_path,
 	    char *ec_path, size_t pathlen, struct diag *d);
 /*
  * 1 when the public key `key` equals the key of one of the n
- * authorized_keys lines; 0 otherwise. Lines with options (from=, command=,
- * ...), certificates and lines that do not parse never match.
+ * authorized_keys lines (ssh_key_match() >= 0); 0 otherwise. Lines with
+ * other options (from=, command=, ...), certificates and lines that do not
+ * parse never match.
  */
 int	ssh_key_authorized(struct ssh_key_struct *key, char *const *lines,
 	    size_t n);
 /* Check one authorized_keys line: RG_OK, or RG_EPARSE with why in d. */
 int	ssh_authorized_line_check(const char *line, struct diag *d);
+
+/* authorized_keys options relgate understands, only on security keys. */
+#define SSHKEY_OPT_VERIFY_REQUIRED	(1u << 0)
+#define SSHKEY_OPT_NO_TOUCH_REQUIRED	(1u << 1)
+
+/*
+ * Index of the first authorized_keys line whose key equals `key` (public
+ * parts; options allowed: only verify-required and no-touch-required, only
+ * on sk keys), its SSHKEY_OPT_* bits into *opts (may be NULL); -1 when
+ * none, *opts untouched. Lines that do not parse never match.
+ */
+int	ssh_key_match(struct ssh_key_struct *key, char *const *lines,
+	    size_t n, unsigned *opts);
+/* 1 for sk-ssh-ed25519@openssh.com / sk-ecdsa-sha2-nistp256@openssh.com
+ * keys (FIDO security keys); 0 otherwise. */
+int	ssh_key_is_security_key(struct ssh_key_struct *key);
+/*
+ * SHA-256 of the FIDO application string ("ssh:" usually) inside the sk
+ * key of an authorized_keys line (options allowed) into out; RG_EINVAL
+ * when the line is not a well-formed sk key.
+ */
+int	ssh_line_sk_app_hash(const char *line, unsigned char out[32]);
+/* "SHA256:base64" fingerprint of key into out[len]; RG_ETOOBIG when short,
+ * RG_ECRYPTO when libssh fails. */
+int	ssh_key_fingerprint(struct ssh_key_struct *key, char *out, size_t len);
+/*
+ * Read the options field that may start an authorized_keys line: the
+ * SSHKEY_OPT_* bits into *opts and the offset of the key type into
+ * *key_off. RG_OK (also for a line without options), or RG_EINVAL with a
+ * reason in why[whylen]: an unknown key type, an option other than
+ * verify-required / no-touch-required, or one on a key that is not a
+ * security key. Checks nothing after the key type.
+ */
+int	ssh_line_options(const char *line, unsigned *opts, size_t *key_off,
+	    char *why, size_t whylen);
 /*
  * Make a new Ed25519 user key: private key at path (0600, OpenSSH format,
  * no passphrase) and its authorized_keys line ("ssh-ed25519 B64 comment")
@@ -156,5 +193,74 @@ int	pgp_import_keys(const char *state_dir, const char *pgp_dir,
 /* The gateway key's fingerprint (gateway_pgp_ensure, made on first use),
  * remembered for the process. */
 int	pgp_signer_fpr(const char *state_dir, char fpr[41], struct diag *d);
+
+/* ---- second factors (keys/totp.c, keys/password.c, keys/auth_store.c) - */
+
+#define TOTP_SECRET_BYTES	20	/* 160 bits, product.md */
+
+/* RFC 4648 base32, upper case, no padding; RG_ETOOBIG when out is short
+ * (it needs (len * 8 + 4) / 5 + 1 bytes). */
+int	base32_encode(char *out, size_t outlen, const unsigned char *in,
+	    size_t len);
+/* Decode base32 (either case; '=' padding and spaces ignored) into out;
+ * the number of bytes, or -1 for bad input or an out that is too short. */
+long	base32_decode(unsigned char *out, size_t outlen, const char *in);
+/* HOTP/TOTP value of one time step: HMAC-SHA1, RFC 4226 dynamic
+ * truncation, modulo 10^digits (digits 1..9; 0 otherwise). */
+uint32_t totp_code(const unsigned char *secret, size_t len, uint64_t step,
+	    int digits);
+/*
+ * 1 when code (exactly `digits` ASCII digits, 6..8) matches a step in
+ * [now/period - skew, now/period + skew]; every candidate is compared in
+ * constant time (CRYPTO_memcmp); *step_out (may be NULL) = the matching
+ * step, the latest should two match. 0 otherwise.
+ */
+int	totp_match(const unsigned char *secret, size_t len, const char *code,
+	    time_t now, int period, int digits, int skew, uint64_t *step_out);
+/* otpauth://totp/ISSUER:USER?secret=B32&issuer=ISSUER&algorithm=SHA1&
+ * digits=D&period=P, names percent-encoded; RG_ETOOBIG, RG_EINVAL. */
+int	totp_uri(char *out, size_t outlen, const char *issuer,
+	    const char *user, const char *secret_b32, int digits, int period);
+/* yescrypt hash ("$y$...") of pw under a fresh salt at libxcrypt's
+ * default cost into out; RG_EINVAL for an empty pw. */
+int	password_hash_make(const char *pw, char *out, size_t outlen,
+	    struct diag *d);
+/* 1 when pw matches hash (crypt_r, then CRYPTO_memcmp of the whole
+ * output); 0 otherwise, also for an empty pw or a hash that is not a
+ * well-formed "$y$" hash. */
+int	password_verify(const char *pw, const char *hash);
+
+/*
+ * STATE_DIR/auth/ (0700, files 0600, every write durable); for the master
+ * and the CLI, never a session. User names must be safe names (a '/',
+ * "." or ".." is refused with RG_EINVAL).
+ *
+ * Make a new 160-bit TOTP secret for user, keep it in
+ * STATE_DIR/auth/totp/USER.secret; its base32 text into b32 (33 bytes or
+ * more). RG_EEXIST when enrolled already and !force. Removes the user's
+ * replay record too.
+ */
+int	auth_totp_enroll(const char *state_dir, const char *user, int force,
+	    char *b32, size_t b32len, struct diag *d);
+/* Remove the secret and the replay record; RG_ENOENT when not enrolled. */
+int	auth_totp_reset(const char *state_dir, const char *user,
+	    struct diag *d);
+/* Read the secret into secret[cap], its length into *len; RG_ENOENT when
+ * not enrolled, RG_EPERM when the file is open to others. */
+int	auth_totp_secret(const char *state_dir, const char *user,
+	    unsigned char *secret, size_t cap, size_t *len, struct diag *d);
+/* The replay guard: RG_OK when step is later than every step accepted for
+ * user before, after recording it durably; RG_EEXIST when not (a code
+ * used again, or an older one). */
+int	auth_totp_use_step(const char *state_dir, const char *user,
+	    uint64_t step, struct diag *d);
+/*
+ * Security-key signature counter of (user, key_id), key_id being the key's
+ * "SHA256:..." fingerprint. RG_OK when acceptable, recorded durably: no
+ * record yet, counter > stored, or stored == 0 && counter == 0 (a token
+ * without a counter). RG_EINTEGRITY when it did not grow.
+ */
+int	auth_sk_counter(const char *state_dir, const char *user,
+	    const char *key_id, uint32_t counter, struct diag *d);
 
 #endif /* RG_KEYS_H */

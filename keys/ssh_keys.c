@@ -7,17 +7,21 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
+#include <openssl/evp.h>
 
 #include "keys/keys.h"
 
 #define AUTH_LINE_MAX	16384
+#define SK_BLOB_MAX	8192
 
 /* Write the private key (OpenSSH format) and NAME.pub durably. */
 static int
@@ -122,9 +126,154 @@ ssh_hostkeys_ensure(const char *state_dir, char *ed_path, char *ec_path,
 	return hostkey_ensure(ec_path, SSH_KEYTYPE_ECDSA_P256, 256, d);
 }
 
+/* The key types of authorized_keys lines relgate accepts; sk: a FIDO key. */
+static const struct {
+	const char	*name;
+	int		 sk;
+} line_types[] = {
+	{ "ssh-ed25519", 0 },
+	{ "ssh-rsa", 0 },
+	{ "ecdsa-sha2-nistp256", 0 },
+	{ "ecdsa-sha2-nistp384", 0 },
+	{ "ecdsa-sha2-nistp521", 0 },
+	{ "sk-ssh-ed25519@openssh.com", 1 },
+	{ "sk-ecdsa-sha2-nistp256@openssh.com", 1 },
+	{ NULL, 0 }
+};
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} line_opts[] = {
+	{ "verify-required", SSHKEY_OPT_VERIFY_REQUIRED },
+	{ "no-touch-required", SSHKEY_OPT_NO_TOUCH_REQUIRED },
+	{ NULL, 0 }
+};
+
+#define OPTS_UNDERSTOOD	"relgate understands only verify-required and " \
+	"no-touch-required, on security keys (sk-ssh-ed25519@openssh.com, " \
+	"sk-ecdsa-sha2-nistp256@openssh.com)"
+
+/* Index into line_types of the type s[0..len), or -1. */
+static int
+line_type(const char *s, size_t len)
+{
+	int i;
+
+	for (i = 0; line_types[i].name != NULL; i++)
+		if (strlen(line_types[i].name) == len &&
+		    memcmp(line_types[i].name, s, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Length of the options field: up to the first blank outside quotes
+ * (OpenSSH allows from="a b" and \" inside quotes). */
+static size_t
+opts_span(const char *s)
+{
+	size_t i;
+	int q = 0;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!q && (s[i] == ' ' || s[i] == '\t'))
+			break;
+		if (q && s[i] == '\\' && s[i + 1] == '"')
+			i++;
+		else if (s[i] == '"')
+			q = !q;
+	}
+	return i;
+}
+
+/* Length of one option in s[0..len): up to a comma outside quotes. */
+static size_t
+opt_item_span(const char *s, size_t len)
+{
+	size_t i;
+	int q = 0;
+
+	for (i = 0; i < len; i++) {
+		if (!q && s[i] == ',')
+			break;
+		if (q && s[i] == '\\' && i + 1 < len && s[i + 1] == '"')
+			i++;
+		else if (s[i] == '"')
+			q = !q;
+	}
+	return i;
+}
+
 /*
- * Split an authorized_keys line into its type and base64 fields (borrowed
- * from the copy in work). Lines with options or certificate types refused.
+ * Read the options field of an authorized_keys line, if it has one (see
+ * keys.h). The first field is the key type when it names one; otherwise
+ * it is options when a key type follows it (as sshd reads the line).
+ */
+int
+ssh_line_options(const char *line, unsigned *opts, size_t *key_off,
+    char *why, size_t whylen)
+{
+	const char *p = line, *o, *t;
+	size_t olen, tlen, i, ilen, nlen;
+	unsigned bits = 0;
+	int ti, j;
+
+	p += strspn(p, " \t");
+	tlen = strcspn(p, " \t");
+	if (line_type(p, tlen) >= 0) {
+		*opts = 0;
+		*key_off = (size_t)(p - line);
+		return RG_OK;
+	}
+	o = p;
+	olen = opts_span(o);
+	t = o + olen;
+	t += strspn(t, " \t");
+	tlen = strcspn(t, " \t");
+	if (olen == 0 || (ti = line_type(t, tlen)) < 0) {
+		tlen = strcspn(p, " \t");
+		snprintf(why, whylen, "not an SSH public key line (unknown "
+		    "key type '%.*s')", (int)(tlen > 40 ? 40 : tlen), p);
+		return RG_EINVAL;
+	}
+	for (i = 0; i <= olen; i += ilen + 1) {
+		ilen = opt_item_span(o + i, olen - i);
+		nlen = strcspn(o + i, "=,\" \t");
+		if (nlen > ilen)
+			nlen = ilen;
+		for (j = 0; line_opts[j].name != NULL; j++)
+			if (nlen == ilen &&
+			    strlen(line_opts[j].name) == nlen &&
+			    strncasecmp(line_opts[j].name, o + i, nlen) == 0)
+				break;
+		if (line_opts[j].name == NULL) {
+			snprintf(why, whylen, "key option '%.*s' is not "
+			    "supported: %s", (int)(ilen > 40 ? 40 : ilen),
+			    o + i, OPTS_UNDERSTOOD);
+			return RG_EINVAL;
+		}
+		if (bits & line_opts[j].bit) {
+			snprintf(why, whylen, "key option '%s' is given "
+			    "twice", line_opts[j].name);
+			return RG_EINVAL;
+		}
+		bits |= line_opts[j].bit;
+		if (!line_types[ti].sk) {
+			snprintf(why, whylen, "key option '%s' applies only "
+			    "to security keys (sk-ssh-ed25519@openssh.com, "
+			    "sk-ecdsa-sha2-nistp256@openssh.com), not to this "
+			    "%s key", line_opts[j].name, line_types[ti].name);
+			return RG_EINVAL;
+		}
+	}
+	*opts = bits;
+	*key_off = (size_t)(t - line);
+	return RG_OK;
+}
+
+/*
+ * Split an authorized_keys line (without its options) into its type and
+ * base64 fields (borrowed from the copy in work). Certificates refused.
  */
 static int
 auth_line_split(char *work, char **type, char **b64, struct diag *d)
@@ -138,8 +287,7 @@ auth_line_split(char *work, char **type, char **b64, struct diag *d)
 	kt = ssh_key_type_from_name(t);
 	if (kt == SSH_KEYTYPE_UNKNOWN)
 		return diag_set(d, RG_EPARSE, NULL, 0, 0,
-		    "unknown key type or options before the key "
-		    "(options are not supported): \"%.40s\"", t);
+		    "unknown key type \"%.40s\"", t);
 	switch (kt) {
 	case SSH_KEYTYPE_ED25519:
 	case SSH_KEYTYPE_ECDSA_P256:
@@ -162,18 +310,22 @@ auth_line_split(char *work, char **type, char **b64, struct diag *d)
 	return RG_OK;
 }
 
-/* Import the public key of one authorized_keys line into *out. */
+/* Import the public key of one authorized_keys line into *out, its
+ * options into *opts. */
 static int
-auth_line_import(const char *line, ssh_key *out, struct diag *d)
+auth_line_import(const char *line, ssh_key *out, unsigned *opts,
+    struct diag *d)
 {
-	char *work, *type = NULL, *b64 = NULL;
-	size_t len;
+	char *work, *type = NULL, *b64 = NULL, why[300];
+	size_t len, off;
 	int rc;
 
 	len = strnlen(line, AUTH_LINE_MAX);
 	if (len == AUTH_LINE_MAX)
 		return diag_set(d, RG_ETOOBIG, NULL, 0, 0, "key line too long");
-	if ((work = strdup(line)) == NULL)
+	if (ssh_line_options(line, opts, &off, why, sizeof(why)) != RG_OK)
+		return diag_set(d, RG_EPARSE, NULL, 0, 0, "%s", why);
+	if ((work = strdup(line + off)) == NULL)
 		return RG_ENOMEM;
 	rc = auth_line_split(work, &type, &b64, d);
 	if (rc == RG_OK) {
@@ -204,40 +356,189 @@ auth_line_import(const char *line, ssh_key *out, struct diag *d)
 	return rc;
 }
 
+/*
+ * Index of the first line whose key equals key (public parts compared,
+ * for sk keys the application too), its options into *opts; -1 if none.
+ */
+int
+ssh_key_match(struct ssh_key_struct *key, char *const *lines, size_t n,
+    unsigned *opts)
+{
+	char *want = NULL, *got;
+	size_t i;
+	int found = -1;
+
+	if (key == NULL || lines == NULL)
+		return -1;
+	/*
+	 * libssh 0.10's ssh_key_cmp() leaves out an sk key's application:
+	 * the whole public blobs are compared too.
+	 */
+	if (ssh_pki_export_pubkey_base64(key, &want) != SSH_OK ||
+	    want == NULL)
+		return -1;
+	for (i = 0; i < n && i < (size_t)INT_MAX && found < 0; i++) {
+		ssh_key k = NULL;
+		unsigned o = 0;
+		int same;
+
+		if (lines[i] == NULL ||
+		    auth_line_import(lines[i], &k, &o, NULL) != RG_OK)
+			continue;
+		same = ssh_key_cmp(k, key, SSH_KEY_CMP_PUBLIC) == 0;
+		got = NULL;
+		if (same && (ssh_pki_export_pubkey_base64(k, &got) != SSH_OK ||
+		    got == NULL || strcmp(got, want) != 0))
+			same = 0;
+		ssh_string_free_char(got);
+		ssh_key_free(k);
+		if (same) {
+			if (opts != NULL)
+				*opts = o;
+			found = (int)i;
+		}
+	}
+	ssh_string_free_char(want);
+	return found;
+}
+
 /* 1 when key matches one of the lines (public parts compared). */
 int
 ssh_key_authorized(struct ssh_key_struct *key, char *const *lines, size_t n)
 {
-	size_t i;
-
-	if (key == NULL || lines == NULL)
-		return 0;
-	for (i = 0; i < n; i++) {
-		ssh_key k = NULL;
-		int same;
-
-		if (lines[i] == NULL ||
-		    auth_line_import(lines[i], &k, NULL) != RG_OK)
-			continue;
-		same = ssh_key_cmp(k, key, SSH_KEY_CMP_PUBLIC) == 0;
-		ssh_key_free(k);
-		if (same)
-			return 1;
-	}
-	return 0;
+	return ssh_key_match(key, lines, n, NULL) >= 0;
 }
 
-/* Check that one authorized_keys line parses. */
+/* Check that one authorized_keys line parses (its options too). */
 int
 ssh_authorized_line_check(const char *line, struct diag *d)
 {
 	ssh_key k = NULL;
+	unsigned opts = 0;
 	int rc;
 
 	if (line == NULL)
 		return diag_set(d, RG_EINVAL, NULL, 0, 0, "no key line");
-	rc = auth_line_import(line, &k, d);
+	rc = auth_line_import(line, &k, &opts, d);
 	ssh_key_free(k);
+	return rc;
+}
+
+/* 1 for a FIDO security key (sk-ed25519, sk-ecdsa), 0 otherwise. */
+int
+ssh_key_is_security_key(struct ssh_key_struct *key)
+{
+	enum ssh_keytypes_e t;
+
+	if (key == NULL)
+		return 0;
+	t = ssh_key_type(key);
+	return t == SSH_KEYTYPE_SK_ED25519 || t == SSH_KEYTYPE_SK_ECDSA;
+}
+
+/* One SSH wire "string" (uint32 length, bytes) at *p; advances *p. */
+static int
+blob_string(const unsigned char **p, const unsigned char *end,
+    const unsigned char **s, size_t *len)
+{
+	uint32_t l;
+
+	if (end - *p < 4)
+		return -1;
+	l = (uint32_t)(*p)[0] << 24 | (uint32_t)(*p)[1] << 16 |
+	    (uint32_t)(*p)[2] << 8 | (*p)[3];
+	*p += 4;
+	if ((size_t)(end - *p) < l)
+		return -1;
+	*s = *p;
+	*len = l;
+	*p += l;
+	return 0;
+}
+
+/* 1 when s[0..len) is the text want. */
+static int
+blob_is(const unsigned char *s, size_t len, const char *want)
+{
+	return strlen(want) == len && memcmp(s, want, len) == 0;
+}
+
+/*
+ * SHA-256 of the application string of the sk key on line (PROTOCOL.u2f:
+ * sk-ed25519 is string type, string key, string application; sk-ecdsa is
+ * string type, string curve, string Q, string application).
+ */
+int
+ssh_line_sk_app_hash(const char *line, unsigned char out[32])
+{
+	unsigned char blob[SK_BLOB_MAX];
+	const unsigned char *p, *end, *s, *app;
+	const char *t, *b;
+	char why[300], b64[(SK_BLOB_MAX / 3) * 4 + 1];
+	size_t off, tlen, blen, len, applen, pad;
+	unsigned opts;
+	unsigned int mdlen = 0;
+	int n, ti;
+
+	if (line == NULL ||
+	    ssh_line_options(line, &opts, &off, why, sizeof(why)) != RG_OK)
+		return RG_EINVAL;
+	t = line + off;
+	tlen = strcspn(t, " \t");
+	if ((ti = line_type(t, tlen)) < 0 || !line_types[ti].sk)
+		return RG_EINVAL;
+	b = t + tlen;
+	b += strspn(b, " \t");
+	blen = strcspn(b, " \t\r\n");
+	if (blen == 0 || blen % 4 != 0 || blen >= sizeof(b64))
+		return RG_EINVAL;
+	memcpy(b64, b, blen);
+	b64[blen] = '\0';
+	if ((n = EVP_DecodeBlock(blob, (unsigned char *)b64, (int)blen)) < 0)
+		return RG_EINVAL;
+	/* EVP_DecodeBlock counts the bytes of '=' padding too */
+	pad = (b64[blen - 1] == '=') + (b64[blen - 2] == '=');
+	p = blob;
+	end = blob + (size_t)n - pad;
+	if (blob_string(&p, end, &s, &len) != 0 ||
+	    !blob_is(s, len, line_types[ti].name))
+		return RG_EINVAL;
+	if (strcmp(line_types[ti].name, "sk-ssh-ed25519@openssh.com") == 0) {
+		if (blob_string(&p, end, &s, &len) != 0 || len != 32)
+			return RG_EINVAL;
+	} else {
+		if (blob_string(&p, end, &s, &len) != 0 ||
+		    !blob_is(s, len, "nistp256") ||
+		    blob_string(&p, end, &s, &len) != 0 || len != 65)
+			return RG_EINVAL;
+	}
+	if (blob_string(&p, end, &app, &applen) != 0 || applen == 0 ||
+	    p != end)
+		return RG_EINVAL;
+	if (EVP_Digest(app, applen, out, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return RG_ECRYPTO;
+	return RG_OK;
+}
+
+/* "SHA256:base64" fingerprint of key (as ssh-keygen -l prints it). */
+int
+ssh_key_fingerprint(struct ssh_key_struct *key, char *out, size_t len)
+{
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp;
+	int rc;
+
+	if (key == NULL || ssh_get_publickey_hash(key,
+	    SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != SSH_OK)
+		return RG_ECRYPTO;
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	ssh_clean_pubkey_hash(&hash);
+	if (fp == NULL)
+		return RG_ECRYPTO;
+	rc = rg_strlcpy(out, fp, len) >= len ? RG_ETOOBIG : RG_OK;
+	ssh_string_free_char(fp);
 	return rc;
 }
 

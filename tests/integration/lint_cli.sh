@@ -116,6 +116,39 @@ expect warning "$T/e6/users/acme-raj.yaml: warning: the account of 'acme-raj' en
 grep -q "7 users, 2 contracts loaded; 0 problems, [1-9][0-9]* warning" "$T/err" ||
 	fail "warning: summary: $(cat "$T/err")"
 
+# A typo under auth: in relgate.yaml is named where it is.
+cp -R "$D" "$T/e7"
+n=$(wc -l < "$T/e7/relgate.yaml")
+printf 'auth:\n  staff: [publickey, totp]\n  aprover: [publickey, password]\n' \
+	>> "$T/e7/relgate.yaml"
+run auth-typo 1 lint -c "$T/e7"
+expect auth-typo "$T/e7/relgate.yaml:$((n + 3)):3: auth: unknown key 'aprover'"
+printf 'auth:\n  staff: [password, totp]\n' > "$T/e7/relgate.yaml"
+run auth-nokey 1 lint -c "$T/e7"
+expect auth-nokey "$T/e7/relgate.yaml:2:10: 'staff' must list publickey or security-key: the SSH key comes first, and relgate has no login without one"
+
+# Roles that require a password: users without password_hash are warned
+# about (they still load); one with a hash is not.
+cp -R "$D" "$T/e8"
+printf 'auth:\n  approver: [publickey, password, totp]\n' >> "$T/e8/relgate.yaml"
+printf 'password_hash: $y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC7ntBwN7P33ohK5\n' \
+	>> "$T/e8/users/iam-sam.yaml"
+run password-warning 0 lint -c "$T/e8"
+expect password-warning "$T/e8/users/iam-jo.yaml: warning: the roles of 'iam-jo' (approver) require a password, but the file has no password_hash: 'iam-jo' cannot log in until one from \`relgate passwd iam-jo\` is added"
+grep -q "iam-sam" "$T/out" && fail "password-warning: iam-sam has a hash"
+grep -q "7 users, 2 contracts loaded; 0 problems, " "$T/err" ||
+	fail "password-warning: summary: $(cat "$T/err")"
+
+# Key options: only verify-required / no-touch-required, on security keys.
+cp -R "$D" "$T/e9"
+sed -i 's/^  - ssh-ed25519/  - restrict,verify-required ssh-ed25519/' \
+	"$T/e9/users/sec-oli.yaml"
+sed -i 's/^  - ssh-ed25519/  - verify-required ssh-ed25519/' \
+	"$T/e9/users/staff-ann.yaml"
+run key-options 1 lint -c "$T/e9"
+expect key-options "$T/e9/users/sec-oli.yaml:5:5: key option 'restrict' is not supported: relgate understands only verify-required and no-touch-required, on security keys (sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@openssh.com)"
+expect key-options "$T/e9/users/staff-ann.yaml:5:5: key option 'verify-required' applies only to security keys (sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@openssh.com), not to this ssh-ed25519 key"
+
 # A directory that cannot be read is exit 2.
 run missing 2 -c "$T/nope" lint
 grep -q "cannot read configuration directory" "$T/err" ||

@@ -5,7 +5,8 @@
 # paths inside and outside its view (relative, absolute, '..', backslashes,
 # '//', names > 255 and paths > 4096 bytes, NUL and control bytes, and
 # symlinks/FIFOs planted in the state directory): the exact status code,
-# the file system afterwards, and /etc/passwd never in a reply.
+# the file system afterwards, and /etc/passwd never in a reply. Every user
+# signs in with the demo's factors, the key and a TOTP code, once.
 . "$top_srcdir/tests/integration/ssh_lib.sh"
 
 D=$T/demo
@@ -26,6 +27,9 @@ mkdir -p "$D/client/rgmx-apr"
 ssh-keygen -q -t ed25519 -N '' -f "$D/client/rgmx-apr/id_ed25519"
 printf 'roles: [approver]\norganisation: dwp\nssh_keys:\n  - %s\n' \
 	"$(cat "$D/client/rgmx-apr/id_ed25519.pub")" > "$ETC/users/rgmx-apr.yaml"
+# enrolled for TOTP as the demo enrols its users (no restart needed)
+enroll_totp rgmx-apr || fail "relgate totp enroll rgmx-apr"
+cp "$RG_TEST_TOTP_DIR/rgmx-apr" "$D/client/rgmx-apr/totp.secret"
 kill -HUP "$PID"
 for _ in $(seq 50); do audit_has config.reloaded ok "" "" && break; sleep 0.2; done
 

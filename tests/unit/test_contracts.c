@@ -19,6 +19,9 @@
 
 #include <glob.h>
 
+#include <libssh/libssh.h>
+#include <openssl/evp.h>
+
 #include "common/common.h"
 #include "contracts/contracts.h"
 #include "keys/keys.h"
@@ -611,7 +614,8 @@ test_user_errors(void **state)
 	    "unknown key type");
 	expect_user_error("roles: [staff]\norganisation: dwp\n"
 	    "ssh_keys:\n  - from=\"10.0.0.1\" " ED_KEY "\n", 4, 5,
-	    "options are not supported");
+	    "key option 'from=\"10.0.0.1\"' is not supported: relgate "
+	    "understands only verify-required and no-touch-required");
 	/* an RSA key type with an Ed25519 blob */
 	expect_user_error("roles: [staff]\norganisation: dwp\n"
 	    "ssh_keys:\n  - ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIDV1akQjecpR34cO6"
@@ -1213,6 +1217,625 @@ test_pgp_scan(void **state)
 	assert_int_equal(mkdir(p("scantmp"), 0700), 0);
 }
 
+/* ---- auth: in relgate.yaml ------------------------------------------ */
+
+static void
+test_auth_defaults(void **state)
+{
+	struct gateway_config cfg;
+	struct diag d;
+	char buf[80];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(gateway_config_load(&cfg, p("none.yaml"), &d), RG_OK);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(cfg.auth_role_factors[i],
+		    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	assert_int_equal(cfg.totp_digits, 6);
+	assert_int_equal(cfg.totp_period, 30);
+	assert_int_equal(cfg.totp_skew, 1);
+	assert_int_equal(auth_factors_for(&cfg, ROLE_CONTRACTOR),
+	    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	assert_int_equal(auth_factors_for(&cfg, 0), 0);
+	auth_factors_format(auth_factors_for(&cfg, ROLE_STAFF |
+	    ROLE_APPROVER), buf, sizeof(buf));
+	assert_string_equal(buf, "publickey,totp");
+	/* product.md's example of relgate.yaml is the defaults */
+	put("relgate.yaml", "auth:\n"
+	    "  staff:      [publickey, totp]\n"
+	    "  approver:   [publickey, totp]\n"
+	    "  contractor: [publickey, totp]\n"
+	    "  officer:    [publickey, totp]\n"
+	    "  totp: {digits: 6, period: 30, skew: 1}   # RFC 6238\n");
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_OK);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(cfg.auth_role_factors[i],
+		    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	assert_int_equal(cfg.totp_period, 30);
+	/* names and formatting */
+	assert_string_equal(auth_factor_name(FACTOR_PUBLICKEY), "publickey");
+	assert_string_equal(auth_factor_name(FACTOR_SECURITY_KEY),
+	    "security-key");
+	assert_string_equal(auth_factor_name(FACTOR_PASSWORD), "password");
+	assert_string_equal(auth_factor_name(FACTOR_TOTP), "totp");
+	assert_null(auth_factor_name(0));
+	assert_null(auth_factor_name(FACTOR_PUBLICKEY | FACTOR_TOTP));
+	assert_null(auth_factor_name(1u << 4));
+	auth_factors_format(FACTOR_TOTP | FACTOR_PASSWORD |
+	    FACTOR_SECURITY_KEY | FACTOR_PUBLICKEY, buf, sizeof(buf));
+	assert_string_equal(buf, "publickey,security-key,password,totp");
+	auth_factors_format(0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	/* too small: whole names only */
+	auth_factors_format(FACTOR_PUBLICKEY | FACTOR_TOTP, buf, 14);
+	assert_string_equal(buf, "publickey");
+	auth_factors_format(FACTOR_PUBLICKEY | FACTOR_TOTP, buf, 15);
+	assert_string_equal(buf, "publickey,totp");
+	rm("relgate.yaml");
+}
+
+static void
+test_auth_config(void **state)
+{
+	struct gateway_config cfg;
+	struct diag d;
+	char buf[80];
+
+	(void)state;
+	put("relgate.yaml", "port: 2022\n"
+	    "auth:\n"
+	    "  staff: [publickey, password]\n"
+	    "  approver: [totp, publickey]\n"
+	    "  officer: [security-key, password, totp]\n"
+	    "  totp: {digits: 8, period: 60, skew: 0}\n");
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_OK);
+	assert_int_equal(cfg.port, 2022);
+	assert_int_equal(cfg.auth_role_factors[0],
+	    FACTOR_PUBLICKEY | FACTOR_PASSWORD);
+	assert_int_equal(cfg.auth_role_factors[1],
+	    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	/* a role not listed keeps its default */
+	assert_int_equal(cfg.auth_role_factors[2],
+	    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	assert_int_equal(cfg.auth_role_factors[3],
+	    FACTOR_SECURITY_KEY | FACTOR_PASSWORD | FACTOR_TOTP);
+	assert_int_equal(cfg.totp_digits, 8);
+	assert_int_equal(cfg.totp_period, 60);
+	assert_int_equal(cfg.totp_skew, 0);
+	/* a staff member who approves presents both roles' factors */
+	assert_int_equal(auth_factors_for(&cfg, ROLE_STAFF | ROLE_APPROVER),
+	    FACTOR_PUBLICKEY | FACTOR_PASSWORD | FACTOR_TOTP);
+	auth_factors_format(auth_factors_for(&cfg, ROLE_STAFF |
+	    ROLE_APPROVER), buf, sizeof(buf));
+	assert_string_equal(buf, "publickey,password,totp");
+	assert_int_equal(auth_factors_for(&cfg, ROLE_STAFF), FACTOR_PUBLICKEY |
+	    FACTOR_PASSWORD);
+	/* a security key is a public key too: one role's publickey is met */
+	assert_int_equal(auth_factors_for(&cfg, ROLE_STAFF | ROLE_OFFICER),
+	    FACTOR_SECURITY_KEY | FACTOR_PASSWORD | FACTOR_TOTP);
+	/* both in one list mean security-key; only the totp map changes */
+	put("relgate.yaml", "auth:\n"
+	    "  contractor: [publickey, security-key]\n"
+	    "  totp:\n    period: 10\n");
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_OK);
+	assert_int_equal(cfg.auth_role_factors[2], FACTOR_SECURITY_KEY);
+	assert_int_equal(cfg.auth_role_factors[0],
+	    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	assert_int_equal(cfg.totp_digits, 6);
+	assert_int_equal(cfg.totp_period, 10);
+	assert_int_equal(cfg.totp_skew, 1);
+	auth_factors_format(auth_factors_for(&cfg, ROLE_CONTRACTOR), buf,
+	    sizeof(buf));
+	assert_string_equal(buf, "security-key");
+	/* an empty auth: map changes nothing */
+	put("relgate.yaml", "auth: {}\n");
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_OK);
+	assert_int_equal(cfg.auth_role_factors[3],
+	    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	rm("relgate.yaml");
+}
+
+/* relgate.yaml with text must fail at line:col with msgpart, and leave
+ * the defaults. */
+static void
+expect_config_error(const char *text, unsigned long line, unsigned long col,
+    const char *msgpart)
+{
+	struct gateway_config cfg;
+	struct diag d;
+	size_t i;
+
+	put("relgate.yaml", text);
+	diag_clear(&d);
+	assert_int_equal(gateway_config_load(&cfg, p("relgate.yaml"), &d),
+	    RG_EPARSE);
+	assert_string_equal(d.file, p("relgate.yaml"));
+	if (strstr(d.msg, msgpart) == NULL || d.line != line ||
+	    d.column != col)
+		fail_msg("got %lu:%lu: %s; want %lu:%lu: ...%s...", d.line,
+		    d.column, d.msg, line, col, msgpart);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(cfg.auth_role_factors[i],
+		    FACTOR_PUBLICKEY | FACTOR_TOTP);
+	assert_int_equal(cfg.totp_digits, 6);
+	assert_int_equal(cfg.port, 2222);
+	rm("relgate.yaml");
+}
+
+static void
+test_auth_errors(void **state)
+{
+	(void)state;
+	expect_config_error("port: 2000\nauth:\n  staff: [publickey, sms]\n",
+	    3, 22, "'staff' must be one of publickey, security-key, "
+	    "password, totp, not 'sms'");
+	expect_config_error("auth:\n  approver: [publickey, totp, totp]\n",
+	    2, 31, "'approver' lists 'totp' twice");
+	expect_config_error("auth:\n  staff:\n    - publickey\n"
+	    "    - security-key\n    - publickey\n", 5, 7,
+	    "'staff' lists 'publickey' twice");
+	expect_config_error("auth:\n  staff: [publickey]\n"
+	    "  contractor: [password, totp]\n", 3, 15,
+	    "'contractor' must list publickey or security-key: the SSH key "
+	    "comes first, and relgate has no login without one");
+	expect_config_error("auth:\n  officer: []\n", 2, 12,
+	    "'officer' must be a list of at least one of publickey, "
+	    "security-key, password, totp");
+	expect_config_error("auth:\n  officer: publickey\n", 2, 12,
+	    "'officer' must be a list");
+	expect_config_error("auth:\n  officer: [[publickey]]\n", 2, 13,
+	    "'officer' must be a name");
+	expect_config_error("auth:\n  staff: [publickey, totp]\n"
+	    "  aprover: [publickey]\n", 3, 3, "auth: unknown key 'aprover'");
+	expect_config_error("auth:\n  staff: [publickey]\n  staff: [totp]\n",
+	    3, 3, "auth: duplicate key 'staff' (first at line 2)");
+	expect_config_error("auth: [publickey, totp]\n", 1, 7,
+	    "auth must be a mapping");
+	expect_config_error("auth:\n  totp: {digits: 5}\n", 2, 18,
+	    "'digits' must be between 6 and 8");
+	expect_config_error("auth:\n  totp: {digits: 9}\n", 2, 18,
+	    "'digits' must be between 6 and 8");
+	expect_config_error("auth:\n  totp: {period: 301}\n", 2, 18,
+	    "'period' must be between 10 and 300");
+	expect_config_error("auth:\n  totp: {period: 9}\n", 2, 18,
+	    "'period' must be between 10 and 300");
+	expect_config_error("auth:\n  totp: {skew: 6}\n", 2, 16,
+	    "'skew' must be between 0 and 5");
+	expect_config_error("auth:\n  totp: {skew: -1}\n", 2, 16,
+	    "'skew' must be between 0 and 5");
+	expect_config_error("auth:\n  totp: {digits: six}\n", 2, 18,
+	    "'digits' must be a whole number");
+	expect_config_error("auth:\n  totp:\n    digits: 6\n"
+	    "    algorithm: sha256\n", 4, 5,
+	    "auth totp: unknown key 'algorithm'");
+	expect_config_error("auth:\n  totp: [6, 30, 1]\n", 2, 9,
+	    "auth totp must be a mapping");
+}
+
+/* ---- password_hash and key options in user files ------------------ */
+
+/* A yescrypt hash of a throwaway test password (not a secret). */
+#define Y_HASH "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC" \
+	"7ntBwN7P33ohK5"
+
+static void
+test_user_password_hash(void **state)
+{
+	struct user *u = NULL;
+	struct diag d;
+	char text[1024], longhash[300];
+
+	(void)state;
+	put("users/ann.yaml", "roles: [staff]\norganisation: dwp\n"
+	    "ssh_keys: []\npassword_hash: \"" Y_HASH "\"\n");
+	assert_int_equal(user_load(&u, p("users/ann.yaml"), &d), RG_OK);
+	assert_string_equal(u->password_hash, Y_HASH);
+	user_free(u);
+	/* as `relgate passwd` prints it: plain, unquoted */
+	put("users/ann.yaml", "roles: [staff]\norganisation: dwp\n"
+	    "ssh_keys: []\npassword_hash: " Y_HASH "\n");
+	assert_int_equal(user_load(&u, p("users/ann.yaml"), &d), RG_OK);
+	assert_string_equal(u->password_hash, Y_HASH);
+	user_free(u);
+	put("users/ann.yaml", "roles: [staff]\norganisation: dwp\n"
+	    "ssh_keys: []\n");
+	assert_int_equal(user_load(&u, p("users/ann.yaml"), &d), RG_OK);
+	assert_null(u->password_hash);
+	user_free(u);
+	rm("users/ann.yaml");
+
+	/* sha512-crypt, a bare password, too few fields, bad characters */
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash: $6$salt$abcdef\n", 4, 16,
+	    "'password_hash' must be a yescrypt hash (\"$y$...\", as "
+	    "`relgate passwd` prints it)");
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash: hunter2\n", 4, 16, "must be a yescrypt hash");
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash: $y$j9T$salt\n", 4, 16, "must be a yescrypt hash");
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash: $y$j9T$$hash\n", 4, 16, "must be a yescrypt hash");
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash: \"$y$j9T$sa lt$hash\"\n", 4, 16,
+	    "must be a yescrypt hash");
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash: \"$y$j9T$salt$ha:sh\"\n", 4, 16,
+	    "must be a yescrypt hash");
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash: [$y$j9T$salt$hash]\n", 4, 16,
+	    "'password_hash' must be text");
+	expect_user_error("roles: [staff]\norganisation: dwp\nssh_keys: []\n"
+	    "password_hash:\n", 4, 15, "'password_hash' must be text, not "
+	    "empty");
+	memset(longhash, 'a', sizeof(longhash));
+	memcpy(longhash, "$y$j9T$salt$", 12);
+	longhash[256] = '\0';
+	snprintf(text, sizeof(text), "roles: [staff]\norganisation: dwp\n"
+	    "ssh_keys: []\npassword_hash: %s\n", longhash);
+	expect_user_error(text, 4, 16,
+	    "'password_hash' is longer than 255 bytes");
+	longhash[255] = '\0';
+	snprintf(text, sizeof(text), "roles: [staff]\norganisation: dwp\n"
+	    "ssh_keys: []\npassword_hash: %s\n", longhash);
+	put("users/ann.yaml", text);
+	assert_int_equal(user_load(&u, p("users/ann.yaml"), &d), RG_OK);
+	assert_int_equal(strlen(u->password_hash), 255);
+	user_free(u);
+	rm("users/ann.yaml");
+}
+
+static void
+put_string(unsigned char *b, size_t *o, const void *s, size_t len)
+{
+	b[(*o)++] = (unsigned char)(len >> 24);
+	b[(*o)++] = (unsigned char)(len >> 16);
+	b[(*o)++] = (unsigned char)(len >> 8);
+	b[(*o)++] = (unsigned char)len;
+	memcpy(b + *o, s, len);
+	*o += len;
+}
+
+/*
+ * The authorized_keys line of a FIDO key (PROTOCOL.u2f), made here: public
+ * keys are no secret, and no token is needed to write one. ecdsa 0:
+ * sk-ssh-ed25519 (string type, string key, string application); 1:
+ * sk-ecdsa-sha2-nistp256 (string type, string curve, string Q, string
+ * application) with the P-256 generator as Q. seed varies the key.
+ */
+static void
+make_sk_line(char *out, size_t outlen, int ecdsa, unsigned char seed,
+    const char *app, const char *opts, const char *comment)
+{
+	static const unsigned char p256_g[65] = {
+		0x04,
+		0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc,
+		0xe6, 0xe5, 0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81,
+		0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98,
+		0xc2, 0x96,
+		0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7,
+		0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57,
+		0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf,
+		0x51, 0xf5,
+	};
+	const char *type = ecdsa ? "sk-ecdsa-sha2-nistp256@openssh.com" :
+	    "sk-ssh-ed25519@openssh.com";
+	unsigned char blob[512], pk[32];
+	char b64[800];
+	size_t o = 0, i;
+
+	put_string(blob, &o, type, strlen(type));
+	if (ecdsa) {
+		put_string(blob, &o, "nistp256", 8);
+		put_string(blob, &o, p256_g, sizeof(p256_g));
+	} else {
+		for (i = 0; i < sizeof(pk); i++)
+			pk[i] = (unsigned char)(seed + i * 7);
+		put_string(blob, &o, pk, sizeof(pk));
+	}
+	put_string(blob, &o, app, strlen(app));
+	assert_true(EVP_EncodeBlock((unsigned char *)b64, blob, (int)o) > 0);
+	snprintf(out, outlen, "%s%s%s %s%s%s", opts ? opts : "",
+	    opts ? " " : "", type, b64, comment ? " " : "",
+	    comment ? comment : "");
+}
+
+static void
+test_user_key_options(void **state)
+{
+	struct user *u = NULL;
+	struct diag d;
+	char k1[1024], k2[1024], k3[1024], k4[1024], text[8192];
+
+	(void)state;
+	make_sk_line(k1, sizeof(k1), 0, 1, "ssh:", NULL, "ann@token");
+	make_sk_line(k2, sizeof(k2), 0, 2, "ssh:", "verify-required",
+	    "ann@token2");
+	make_sk_line(k3, sizeof(k3), 1, 3, "ssh:",
+	    "no-touch-required,verify-required", NULL);
+	make_sk_line(k4, sizeof(k4), 0, 4, "ssh:", "No-Touch-Required", NULL);
+	snprintf(text, sizeof(text), "roles: [staff]\norganisation: dwp\n"
+	    "ssh_keys:\n  - %s\n  - %s\n  - %s\n  - %s\n  - " ED_KEY "\n",
+	    k1, k2, k3, k4);
+	put("users/ann.yaml", text);
+	assert_int_equal(user_load(&u, p("users/ann.yaml"), &d), RG_OK);
+	assert_int_equal(u->n_ssh_keys, 5);
+	assert_non_null(u->ssh_key_opts);
+	assert_int_equal(u->ssh_key_opts[0], 0);
+	assert_int_equal(u->ssh_key_opts[1], SSHKEY_OPT_VERIFY_REQUIRED);
+	assert_int_equal(u->ssh_key_opts[2], SSHKEY_OPT_VERIFY_REQUIRED |
+	    SSHKEY_OPT_NO_TOUCH_REQUIRED);
+	/* sshd reads option names in any case */
+	assert_int_equal(u->ssh_key_opts[3], SSHKEY_OPT_NO_TOUCH_REQUIRED);
+	assert_int_equal(u->ssh_key_opts[4], 0);
+	assert_string_equal(u->ssh_keys[1], k2);	/* kept as written */
+	user_free(u);
+	rm("users/ann.yaml");
+
+#define OPT_ERR(line, part) do {					\
+		snprintf(text, sizeof(text), "roles: [staff]\n"		\
+		    "organisation: dwp\nssh_keys:\n  - " ED_KEY "\n"	\
+		    "  - %s\n", line);					\
+		expect_user_error(text, 5, 5, part);			\
+	} while (0)
+	make_sk_line(k1, sizeof(k1), 0, 1, "ssh:", "restrict", NULL);
+	OPT_ERR(k1, "key option 'restrict' is not supported: relgate "
+	    "understands only verify-required and no-touch-required, on "
+	    "security keys (sk-ssh-ed25519@openssh.com, "
+	    "sk-ecdsa-sha2-nistp256@openssh.com)");
+	make_sk_line(k1, sizeof(k1), 0, 1, "ssh:",
+	    "verify-required,command=\"/bin/sh -i\"", NULL);
+	OPT_ERR(k1, "key option 'command=\"/bin/sh -i\"' is not supported");
+	make_sk_line(k1, sizeof(k1), 0, 1, "ssh:",
+	    "from=\"10.0.0.0/8\",verify-required", NULL);
+	OPT_ERR(k1, "key option 'from=\"10.0.0.0/8\"' is not supported");
+	make_sk_line(k1, sizeof(k1), 1, 1, "ssh:", "no-touch-required,"
+	    "no-touch-required", NULL);
+	OPT_ERR(k1, "key option 'no-touch-required' is given twice");
+	make_sk_line(k1, sizeof(k1), 0, 1, "ssh:", "verify-required,", NULL);
+	OPT_ERR(k1, "key option '' is not supported");
+	make_sk_line(k1, sizeof(k1), 0, 1, "ssh:", "verify-required=yes",
+	    NULL);
+	OPT_ERR(k1, "key option 'verify-required=yes' is not supported");
+	/* the two options mean nothing without a security key */
+	OPT_ERR("verify-required " ED_KEY, "key option 'verify-required' "
+	    "applies only to security keys (sk-ssh-ed25519@openssh.com, "
+	    "sk-ecdsa-sha2-nistp256@openssh.com), not to this ssh-ed25519 "
+	    "key");
+	OPT_ERR("no-touch-required ecdsa-sha2-nistp256 AAAA x",
+	    "key option 'no-touch-required' applies only to security keys");
+	OPT_ERR("verify-required ssh-foo AAAA x",
+	    "not an SSH public key line (unknown key type 'verify-required')");
+	/* a security key whose blob is cut short, or has no application */
+	make_sk_line(k1, sizeof(k1), 0, 1, "", "verify-required", NULL);
+	OPT_ERR(k1, "security key data is not a well-formed "
+	    "'sk-ssh-ed25519@openssh.com' key");
+#undef OPT_ERR
+}
+
+static void
+test_ssh_key_match(void **state)
+{
+	char ed[1024], sk[1024], sk_other_app[1024], ec[1024], fp[128];
+	char cmd[2048], want[128];
+	char *lines[4];
+	unsigned char h[32], want_h[32];
+	unsigned opts = 99;
+	unsigned int mdlen;
+	ssh_key key = NULL, edkey = NULL;
+	FILE *f;
+	const char *b;
+
+	(void)state;
+	rg_strlcpy(ed, ED_KEY, sizeof(ed));
+	make_sk_line(sk, sizeof(sk), 0, 9, "ssh:", "verify-required",
+	    "ann@token");
+	make_sk_line(sk_other_app, sizeof(sk_other_app), 0, 9, "ssh:relgate",
+	    NULL, NULL);
+	make_sk_line(ec, sizeof(ec), 1, 0, "ssh:", "no-touch-required", NULL);
+	lines[0] = ed;
+	lines[1] = sk_other_app;
+	lines[2] = sk;
+	lines[3] = ec;
+	assert_int_equal(ssh_authorized_line_check(sk, NULL), RG_OK);
+	assert_int_equal(ssh_authorized_line_check(sk_other_app, NULL), RG_OK);
+	assert_int_equal(ssh_authorized_line_check(ec, NULL), RG_OK);
+	{
+		struct diag d;
+
+		diag_clear(&d);
+		assert_int_equal(ssh_authorized_line_check("restrict " ED_KEY,
+		    &d), RG_EPARSE);
+		assert_non_null(strstr(d.msg, "key option 'restrict' is not "
+		    "supported"));
+		assert_int_equal(ssh_authorized_line_check("verify-required "
+		    ED_KEY, &d), RG_EPARSE);
+		assert_non_null(strstr(d.msg, "applies only to security keys"));
+	}
+
+	/* the key of the sk line (as a client offers it, no options) */
+	b = strchr(sk, ' ') + 1;
+	b = strchr(b, ' ') + 1;
+	rg_strlcpy(cmd, b, sizeof(cmd));
+	*strchr(cmd, ' ') = '\0';
+	assert_int_equal(ssh_pki_import_pubkey_base64(cmd,
+	    SSH_KEYTYPE_SK_ED25519, &key), SSH_OK);
+	assert_int_equal(ssh_key_is_security_key(key), 1);
+	assert_int_equal(ssh_key_match(key, lines, 4, &opts), 2);
+	assert_int_equal(opts, SSHKEY_OPT_VERIFY_REQUIRED);
+	assert_int_equal(ssh_key_authorized(key, lines, 4), 1);
+	/* the same key with another application is another key */
+	assert_int_equal(ssh_key_match(key, lines, 2, &opts), -1);
+	assert_int_equal(opts, SSHKEY_OPT_VERIFY_REQUIRED);	/* untouched */
+	assert_int_equal(ssh_key_authorized(key, lines, 2), 0);
+	assert_int_equal(ssh_key_match(key, NULL, 0, &opts), -1);
+	assert_int_equal(ssh_key_match(NULL, lines, 4, &opts), -1);
+	/* lines with options relgate does not understand never match */
+	{
+		char bad[1100];
+		char *one[1];
+
+		snprintf(bad, sizeof(bad), "from=\"10.0.0.1\" %s",
+		    strchr(sk, ' ') + 1);
+		one[0] = bad;
+		assert_int_equal(ssh_key_match(key, one, 1, NULL), -1);
+		one[0] = sk;
+		assert_int_equal(ssh_key_match(key, one, 1, NULL), 0);
+	}
+
+	/* an ordinary key: matched, no options, not a security key */
+	assert_int_equal(ssh_pki_import_pubkey_base64("AAAAC3NzaC1lZDI1NTE5"
+	    "AAAAIDV1akQjecpR34cO6nBAg1Y7DNF1THv2SNrAXm7dO+RR",
+	    SSH_KEYTYPE_ED25519, &edkey), SSH_OK);
+	assert_int_equal(ssh_key_is_security_key(edkey), 0);
+	assert_int_equal(ssh_key_is_security_key(NULL), 0);
+	opts = 99;
+	assert_int_equal(ssh_key_match(edkey, lines, 4, &opts), 0);
+	assert_int_equal(opts, 0);
+	assert_int_equal(ssh_key_match(edkey, lines + 1, 3, &opts), -1);
+
+	/* fingerprints as ssh-keygen -l prints them */
+	put("fp.pub", ED_KEY "\n");
+	snprintf(cmd, sizeof(cmd), "ssh-keygen -l -E sha256 -f '%s' | "
+	    "awk '{ print $2 }'", p("fp.pub"));
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(want, sizeof(want), f));
+	pclose(f);
+	want[strcspn(want, "\n")] = '\0';
+	assert_int_equal(strncmp(want, "SHA256:", 7), 0);
+	assert_int_equal(ssh_key_fingerprint(edkey, fp, sizeof(fp)), RG_OK);
+	assert_string_equal(fp, want);
+	assert_int_equal(ssh_key_fingerprint(edkey, fp, 10), RG_ETOOBIG);
+	assert_int_equal(ssh_key_fingerprint(NULL, fp, sizeof(fp)),
+	    RG_ECRYPTO);
+	snprintf(cmd, sizeof(cmd), "%s\n", strchr(sk, ' ') + 1);
+	put("fp.pub", cmd);
+	snprintf(cmd, sizeof(cmd), "ssh-keygen -l -E sha256 -f '%s' | "
+	    "awk '{ print $2 }'", p("fp.pub"));
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(want, sizeof(want), f));
+	pclose(f);
+	want[strcspn(want, "\n")] = '\0';
+	assert_int_equal(ssh_key_fingerprint(key, fp, sizeof(fp)), RG_OK);
+	assert_string_equal(fp, want);
+	rm("fp.pub");
+
+	/* the FIDO application, hashed as the token's authenticator data
+	 * carries it */
+	assert_int_equal(EVP_Digest("ssh:", 4, want_h, &mdlen, EVP_sha256(),
+	    NULL), 1);
+	memset(h, 0, sizeof(h));
+	assert_int_equal(ssh_line_sk_app_hash(sk, h), RG_OK);
+	assert_memory_equal(h, want_h, 32);
+	memset(h, 0, sizeof(h));
+	assert_int_equal(ssh_line_sk_app_hash(ec, h), RG_OK);
+	assert_memory_equal(h, want_h, 32);
+	assert_int_equal(ssh_line_sk_app_hash(sk_other_app, h), RG_OK);
+	assert_int_equal(EVP_Digest("ssh:relgate", 11, want_h, &mdlen,
+	    EVP_sha256(), NULL), 1);
+	assert_memory_equal(h, want_h, 32);
+	assert_int_equal(ssh_line_sk_app_hash(ED_KEY, h), RG_EINVAL);
+	assert_int_equal(ssh_line_sk_app_hash("sk-ssh-ed25519@openssh.com "
+	    "AAAA", h), RG_EINVAL);
+	assert_int_equal(ssh_line_sk_app_hash("restrict sk-ssh-ed25519@"
+	    "openssh.com AAAA", h), RG_EINVAL);
+	assert_int_equal(ssh_line_sk_app_hash("", h), RG_EINVAL);
+	assert_int_equal(ssh_line_sk_app_hash(NULL, h), RG_EINVAL);
+	/* an ed25519 blob under the sk-ecdsa name */
+	{
+		char swapped[1024];
+
+		make_sk_line(swapped, sizeof(swapped), 0, 1, "ssh:", NULL,
+		    NULL);
+		memmove(swapped + strlen("sk-ecdsa-sha2-nistp256@openssh.com"),
+		    swapped + strlen("sk-ssh-ed25519@openssh.com"),
+		    strlen(swapped) - strlen("sk-ssh-ed25519@openssh.com") + 1);
+		memcpy(swapped, "sk-ecdsa-sha2-nistp256@openssh.com",
+		    strlen("sk-ecdsa-sha2-nistp256@openssh.com"));
+		assert_int_equal(ssh_line_sk_app_hash(swapped, h), RG_EINVAL);
+	}
+	ssh_key_free(key);
+	ssh_key_free(edkey);
+}
+
+/* ---- the directory: passwords the roles need, keys with options ----- */
+
+static void
+test_dir_auth(void **state)
+{
+	struct config_dir *cd = NULL;
+	struct diag d;
+	char *t = contract_with(NULL, NULL, fpr_good);
+	char k1[1024], k2[1024], text[4096];
+	size_t i;
+
+	(void)state;
+	setup_dir(t);
+	free(t);
+	put("relgate.yaml", "auth:\n  approver: [publickey, password, totp]\n");
+	put("users/iam-sam.yaml", "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys: []\npassword_hash: " Y_HASH "\n");
+	assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+	/* a warning, never a problem: the file loads */
+	assert_int_equal(cd->n_problems, 0);
+	assert_int_equal(cd->n_users, 4);
+	assert_int_equal(cd->n_contracts, 1);
+	assert_int_equal(cd->n_warnings, 1);
+	assert_string_equal(cd->warnings[0].diag.file, p("users/iam-jo.yaml"));
+	assert_string_equal(cd->warnings[0].diag.msg, "warning: the roles of "
+	    "'iam-jo' (approver) require a password, but the file has no "
+	    "password_hash: 'iam-jo' cannot log in until one from `relgate "
+	    "passwd iam-jo` is added");
+	assert_string_equal(config_dir_user(cd, "iam-sam")->password_hash,
+	    Y_HASH);
+	config_dir_free(cd);
+	/* several roles named; contractors not asked for one */
+	put("relgate.yaml", "auth:\n  approver: [publickey, password]\n"
+	    "  staff: [publickey, password, totp]\n");
+	assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+	assert_int_equal(cd->n_warnings, 1);
+	assert_non_null(strstr(cd->warnings[0].diag.msg,
+	    "'iam-jo' (staff, approver) require a password"));
+	config_dir_free(cd);
+	/* by default nobody needs one */
+	rm("relgate.yaml");
+	assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+	assert_int_equal(cd->n_warnings, 0);
+	config_dir_free(cd);
+
+	/* the same security key under two users, one line with options */
+	make_sk_line(k1, sizeof(k1), 0, 5, "ssh:", "verify-required", "jo");
+	make_sk_line(k2, sizeof(k2), 0, 5, "ssh:", NULL, "sam");
+	snprintf(text, sizeof(text), "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys:\n  - %s\n", k1);
+	put("users/iam-jo.yaml", text);
+	snprintf(text, sizeof(text), "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys:\n  - " ED_KEY "\n  - %s\n", k2);
+	put("users/iam-sam.yaml", text);
+	assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+	assert_true(cd->n_problems >= 1);
+	assert_string_equal(cd->problems[0].diag.file, p("users/iam-sam.yaml"));
+	assert_int_equal(cd->problems[0].diag.line, 5);
+	assert_non_null(strstr(cd->problems[0].diag.msg,
+	    "also users/iam-jo.yaml's"));
+	assert_int_equal(config_dir_user(cd, "iam-jo")->ssh_key_opts[0],
+	    SSHKEY_OPT_VERIFY_REQUIRED);
+	for (i = 1; i < cd->n_problems; i++)
+		assert_int_equal(cd->problems[i].kind, 2);
+	config_dir_free(cd);
+	put("users/iam-jo.yaml", "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys: []\n");
+	put("users/iam-sam.yaml", "roles: [staff, approver]\n"
+	    "organisation: dwp\nssh_keys: []\n");
+}
+
+
 /* ---- setup ---------------------------------------------------------- */
 
 static int
@@ -1298,6 +1921,13 @@ main(void)
 		cmocka_unit_test(test_dir_warnings),
 		cmocka_unit_test(test_dir_recipient_keys),
 		cmocka_unit_test(test_dir_id_and_files),
+		cmocka_unit_test(test_auth_defaults),
+		cmocka_unit_test(test_auth_config),
+		cmocka_unit_test(test_auth_errors),
+		cmocka_unit_test(test_user_password_hash),
+		cmocka_unit_test(test_user_key_options),
+		cmocka_unit_test(test_ssh_key_match),
+		cmocka_unit_test(test_dir_auth),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
