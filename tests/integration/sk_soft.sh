@@ -7,8 +7,9 @@
 # inherits the environment: SK_SOFT_FLAGS, SK_SOFT_COUNTER,
 # SK_SOFT_COUNTER_FILE and SK_SOFT_PIN set what it signs; the flags and
 # counter are read back from the signature both by OpenSSH (ssh-keygen -vv
-# prints the signature details) and by decoding the SSHSIG here.
-# No relgated: this proves the provider, the lead's tests use it.
+# prints the signature details) and by decoding the SSHSIG here. Under
+# make check-valgrind ssh-sk-helper, with the provider in it, runs under
+# valgrind. No relgated: this proves the provider the other tests use.
 set -eu
 
 : "${top_builddir:?run through make check}"
@@ -49,6 +50,23 @@ SK_SOFT_LOG=$T/sk.log
 export SK_T SSH_ASKPASS SSH_ASKPASS_REQUIRE ASKPASS_ANSWER SK_SOFT_LOG
 unset SK_SOFT_FLAGS SK_SOFT_COUNTER SK_SOFT_COUNTER_FILE SK_SOFT_PIN \
     SSH_SK_PROVIDER SSH_SK_HELPER DISPLAY 2>/dev/null || :
+# make check-valgrind (RG_VALGRIND): the provider is C code of ours, so
+# ssh-sk-helper, which loads it, runs under valgrind memcheck too, logging
+# where tests/valgrind-run.sh looks for errors (SSH_SK_HELPER: OpenSSH's
+# way to name another helper). valgrind shows its client's
+# /proc/self/exe, so the log still says exe=ssh-sk-helper.
+if [ -n "${RG_VALGRIND:-}" ] && [ -n "${RG_VG_LOGDIR:-}" ]; then
+	cat > vg-sk-helper <<EOF
+#!/bin/sh
+exec valgrind --leak-check=full --errors-for-leak-kinds=definite \\
+    --num-callers=30 --suppressions="$top_srcdir/tests/valgrind.supp" \\
+    --log-file="$RG_VG_LOGDIR/ssh-sk-helper.%p.log" \\
+    /usr/lib/openssh/ssh-sk-helper "\$@"
+EOF
+	chmod 755 vg-sk-helper
+	SSH_SK_HELPER=$T/vg-sk-helper
+	export SSH_SK_HELPER
+fi
 : > askpass.log
 : > sk.log
 printf 'release notes\n' > msg

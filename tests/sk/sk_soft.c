@@ -12,8 +12,9 @@
  * Keys: ECDSA P-256 (sk-ecdsa-sha2-nistp256@openssh.com) and Ed25519
  * (sk-ssh-ed25519@openssh.com). A signature is made, as a FIDO token makes
  * it, over the authenticator data and the client data hash:
- *	SHA256(application) || flags || counter (u32, big endian) || SHA256(data)
- * Ed25519 signs those 69 bytes; ECDSA signs their SHA-256.
+ *	SHA256(application) || flags || counter || SHA256(data)
+ * (flags one byte, counter a big-endian u32). Ed25519 signs those 69
+ * bytes; ECDSA signs their SHA-256.
  *
  * What the tests control, through the environment:
  *  SK_SOFT_FLAGS	the flags byte of every signature, decimal or 0x hex
@@ -31,7 +32,11 @@
  *  SK_SOFT_LOG		append one line per call to that file:
  *			op=sign alg=ed25519 app=ssh: keyflags=0x01 flags=0x05
  *			counter=1700000000 result=ok exe=ssh-sk-helper
- * A malformed value fails the operation (result=error in the log).
+ *			(keyflags: the key's, from enrolment; flags and
+ *			counter: the signature's; result: ok, pin-required,
+ *			unsupported-*, error-*; exe: the program that loaded
+ *			the provider)
+ * A malformed value fails the operation (result=error-... in the log).
  * Resident keys are not supported: enrolment of one fails as
  * unsupported, and there are never resident keys to load.
  *
@@ -39,6 +44,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -59,18 +65,19 @@
 #include "tests/sk/sk_api.h"
 
 /* key handle: magic, version, alg, SHA256(application), PKCS#8 DER key */
-#define HANDLE_MAGIC	"sksoft"
+#define HANDLE_MAGIC "sksoft"
 #define HANDLE_MAGIC_LEN 6
-#define HANDLE_VERSION	1
-#define HANDLE_HDR_LEN	(HANDLE_MAGIC_LEN + 2 + SHA256_DIGEST_LENGTH)
-#define HANDLE_MAX	1024
+#define HANDLE_VERSION 1
+#define HANDLE_HDR_LEN (HANDLE_MAGIC_LEN + 2 + SHA256_DIGEST_LENGTH)
+#define HANDLE_MAX 1024
 
-#define DEFAULT_FLAGS	(SSH_SK_USER_PRESENCE_REQD | SSH_SK_USER_VERIFICATION_REQD)
-#define P256_POINT_LEN	65	/* 0x04 || x || y */
-#define ED25519_PK_LEN	32
-#define ED25519_SIG_LEN	64
+#define DEFAULT_FLAGS                                                          \
+	(SSH_SK_USER_PRESENCE_REQD | SSH_SK_USER_VERIFICATION_REQD)
+#define P256_POINT_LEN 65 /* 0x04 || x || y */
+#define ED25519_PK_LEN 32
+#define ED25519_SIG_LEN 64
 /* authenticator data (32 + 1 + 4) and the client data hash */
-#define SIGNED_LEN	(SHA256_DIGEST_LENGTH + 1 + 4 + SHA256_DIGEST_LENGTH)
+#define SIGNED_LEN (SHA256_DIGEST_LENGTH + 1 + 4 + SHA256_DIGEST_LENGTH)
 
 static const char *
 alg_name(uint32_t alg)
@@ -113,8 +120,8 @@ soft_log(const char *fmt, ...)
 	if (m < 0 || (size_t)m >= sizeof(line) - (size_t)n)
 		return;
 	n += m;
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) == -1)
+	if ((fd = open(
+		 path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return;
 	if (write(fd, line, (size_t)n) != n) {
 		/* a test reading the log will notice the missing line */
@@ -134,9 +141,9 @@ parse_u32(const char *s, uint32_t max, uint32_t *out)
 		base = 16;
 		s += 2;
 	}
-	if (*s < '0' || (*s > '9' && base == 10) ||
-	    (base == 16 && !((*s >= '0' && *s <= '9') ||
-	    (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F'))))
+	/* strtoull would take a sign or spaces */
+	if (base == 10 ? !isdigit((unsigned char)*s)
+		       : !isxdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtoull(s, &end, base);
@@ -207,13 +214,13 @@ counter_file_next(const char *path, uint32_t *out)
 		goto out;
 	n++;
 	len = snprintf(buf, sizeof(buf), "%" PRIu32 "\n", n);
-	if (ftruncate(fd, 0) == -1 ||
-	    pwrite(fd, buf, (size_t)len, 0) != len || fsync(fd) == -1)
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)len, 0) != len ||
+	    fsync(fd) == -1)
 		goto out;
 	*out = n;
 	ret = 0;
- out:
-	close(fd);	/* drops the lock */
+out:
+	close(fd); /* drops the lock */
 	return ret;
 }
 
@@ -266,12 +273,13 @@ key_public(EVP_PKEY *pkey, uint32_t alg, uint8_t **out, size_t *outlen)
 	if ((p = calloc(1, len)) == NULL)
 		return -1;
 	if (alg == SSH_SK_ECDSA)
-		ok = EVP_PKEY_get_octet_string_param(pkey,
-		    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, p, len, &got) == 1 &&
-		    got == len && p[0] == 0x04;
+		ok = EVP_PKEY_get_octet_string_param(
+		    pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, p, len, &got);
 	else
-		ok = EVP_PKEY_get_raw_public_key(pkey, p, &got) == 1 &&
-		    got == len;
+		ok = EVP_PKEY_get_raw_public_key(pkey, p, &got);
+	/* an EC point must be uncompressed (0x04 || x || y) */
+	if (ok != 1 || got != len || (alg == SSH_SK_ECDSA && p[0] != 0x04))
+		ok = 0;
 	if (!ok) {
 		free(p);
 		return -1;
@@ -307,7 +315,7 @@ handle_make(EVP_PKEY *pkey, uint32_t alg, const uint8_t apphash[32],
 	*out = h;
 	*outlen = HANDLE_HDR_LEN + (size_t)derlen;
 	ret = 0;
- out:
+out:
 	if (der != NULL)
 		OPENSSL_clear_free(der, (size_t)derlen);
 	PKCS8_PRIV_KEY_INFO_free(p8);
@@ -317,8 +325,8 @@ handle_make(EVP_PKEY *pkey, uint32_t alg, const uint8_t apphash[32],
 /* The private key in a handle made by handle_make() for this algorithm
  * and application; NULL for any other handle. */
 static EVP_PKEY *
-handle_open(const uint8_t *h, size_t len, uint32_t alg,
-    const uint8_t apphash[32])
+handle_open(
+    const uint8_t *h, size_t len, uint32_t alg, const uint8_t apphash[32])
 {
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -328,12 +336,12 @@ handle_open(const uint8_t *h, size_t len, uint32_t alg,
 	    memcmp(h, HANDLE_MAGIC, HANDLE_MAGIC_LEN) != 0 ||
 	    h[HANDLE_MAGIC_LEN] != HANDLE_VERSION ||
 	    h[HANDLE_MAGIC_LEN + 1] != alg ||
-	    CRYPTO_memcmp(h + HANDLE_MAGIC_LEN + 2, apphash,
-	    SHA256_DIGEST_LENGTH) != 0)
+	    CRYPTO_memcmp(
+		h + HANDLE_MAGIC_LEN + 2, apphash, SHA256_DIGEST_LENGTH) != 0)
 		return NULL;
 	p = h + HANDLE_HDR_LEN;
-	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p,
-	    (long)(len - HANDLE_HDR_LEN))) == NULL)
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(
+		 NULL, &p, (long)(len - HANDLE_HDR_LEN))) == NULL)
 		return NULL;
 	pkey = EVP_PKCS82PKEY(p8);
 	PKCS8_PRIV_KEY_INFO_free(p8);
@@ -364,7 +372,7 @@ sign_ed25519(EVP_PKEY *pkey, const uint8_t *msg, size_t len,
 		goto out;
 	resp->sig_r_len = siglen;
 	ret = 0;
- out:
+out:
 	EVP_MD_CTX_free(ctx);
 	return ret;
 }
@@ -407,7 +415,7 @@ sign_ecdsa(EVP_PKEY *pkey, const uint8_t *msg, size_t len,
 	    bn_export(s, &resp->sig_s, &resp->sig_s_len) != 0)
 		goto out;
 	ret = 0;
- out:
+out:
 	ECDSA_SIG_free(sig);
 	EVP_MD_CTX_free(ctx);
 	return ret;
@@ -482,21 +490,22 @@ sk_enroll(uint32_t alg, const uint8_t *challenge, size_t challenge_len,
 		goto out;
 	}
 	ret = SSH_SK_ERR_GENERAL;
-	SHA256((const unsigned char *)application, strlen(application),
-	    apphash);
+	SHA256(
+	    (const unsigned char *)application, strlen(application), apphash);
 	if ((resp = calloc(1, sizeof(*resp))) == NULL ||
-	    (pkey = key_generate(alg)) == NULL ||
-	    key_public(pkey, alg, &resp->public_key,
-	    &resp->public_key_len) != 0 ||
-	    handle_make(pkey, alg, apphash, &resp->key_handle,
-	    &resp->key_handle_len) != 0)
+	    (pkey = key_generate(alg)) == NULL)
+		goto out;
+	if (key_public(pkey, alg, &resp->public_key, &resp->public_key_len))
+		goto out;
+	if (handle_make(
+		pkey, alg, apphash, &resp->key_handle, &resp->key_handle_len))
 		goto out;
 	resp->flags = flags;
 	*enroll_response = resp;
 	resp = NULL;
 	why = "ok";
 	ret = 0;
- out:
+out:
 	soft_log("op=enroll alg=%s app=%s keyflags=0x%02x result=%s",
 	    alg_name(alg), application != NULL ? application : "-",
 	    (unsigned)flags, why);
@@ -565,21 +574,25 @@ sk_sign(uint32_t alg, const uint8_t *data, size_t data_len,
 	SHA256(data, data_len, p);
 	if ((resp = calloc(1, sizeof(*resp))) == NULL)
 		goto out;
-	if ((alg == SSH_SK_ED25519 ?
-	    sign_ed25519(pkey, msg, sizeof(msg), resp) :
-	    sign_ecdsa(pkey, msg, sizeof(msg), resp)) != 0)
+	if (alg == SSH_SK_ED25519)
+		ret = sign_ed25519(pkey, msg, sizeof(msg), resp);
+	else
+		ret = sign_ecdsa(pkey, msg, sizeof(msg), resp);
+	if (ret != 0) {
+		ret = SSH_SK_ERR_GENERAL;
 		goto out;
+	}
 	resp->flags = sigflags;
 	resp->counter = counter;
 	*sign_response = resp;
 	resp = NULL;
 	why = "ok";
 	ret = 0;
- out:
+out:
 	soft_log("op=sign alg=%s app=%s keyflags=0x%02x flags=0x%02x "
-	    "counter=%" PRIu32 " result=%s", alg_name(alg),
-	    application != NULL ? application : "-", (unsigned)flags,
-	    (unsigned)sigflags, counter, why);
+		 "counter=%" PRIu32 " result=%s",
+	    alg_name(alg), application != NULL ? application : "-",
+	    (unsigned)flags, (unsigned)sigflags, counter, why);
 	EVP_PKEY_free(pkey);
 	sign_response_free(resp);
 	return ret;
@@ -598,7 +611,7 @@ sk_load_resident_keys(const char *pin, struct sk_option **options,
 	*rks = NULL;
 	*nrks = 0;
 	ret = check_options(options);
-	soft_log("op=load_resident result=%s", ret == 0 ? "none" :
-	    "unsupported-option");
+	soft_log("op=load_resident result=%s",
+	    ret == 0 ? "none" : "unsupported-option");
 	return ret;
 }

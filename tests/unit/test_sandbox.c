@@ -64,6 +64,14 @@ setup(void **st)
 	if (write(fd, "released\n", 9) != 9)
 		return -1;
 	close(fd);
+	snprintf(p, sizeof(p), "%s/auth", state_dir);	/* the master's */
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/auth/totp", state_dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/auth/totp/ann.secret", state_dir);
+	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) == -1)
+		return -1;
+	close(fd);
 	snprintf(p, sizeof(p), "%s/state.db", state_dir);	/* not a session's */
 	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) == -1)
 		return -1;
@@ -255,6 +263,12 @@ do_staff_ann(void)
 	close(fd);
 	snprintf(p, sizeof(p), "%s/spool/staff/bob", state_dir);
 	if ((fd = open(p, O_RDONLY | O_DIRECTORY)) != -1)
+		return E_ALLOWED;
+	if (errno != EACCES)
+		return E_OTHER;
+	/* the second factors' secrets are the master's alone */
+	snprintf(p, sizeof(p), "%s/auth/totp/ann.secret", state_dir);
+	if ((fd = open(p, O_RDONLY)) != -1)
 		return E_ALLOWED;
 	if (errno != EACCES)
 		return E_OTHER;
