@@ -212,6 +212,23 @@ user_warnings(struct config_dir *cd, const struct user *u, long today)
 		if ((rc = add_warning(cd, 1, u->path, none, msg)) != RG_OK)
 			return rc;
 	}
+	if (auth_factors_for(&cd->cfg, u->roles) & FACTOR_SECURITY_KEY) {
+		unsigned char app[32];
+
+		for (i = 0; i < u->n_ssh_keys; i++)
+			if (ssh_line_sk_app_hash(u->ssh_keys[i], app) == RG_OK)
+				break;
+		if (i == u->n_ssh_keys) {
+			snprintf(msg, sizeof(msg), "warning: the roles of '%s' "
+			    "require a security key, but ssh_keys holds no "
+			    "FIDO key (sk-ssh-ed25519@openssh.com, "
+			    "sk-ecdsa-sha2-nistp256@openssh.com): '%s' cannot "
+			    "log in", u->name, u->name);
+			if ((rc = add_warning(cd, 1, u->path, none, msg)) !=
+			    RG_OK)
+				return rc;
+		}
+	}
 	return RG_OK;
 }
 

@@ -38,6 +38,10 @@ printf 'roles: [staff]\norganisation: dwp\nssh_keys:\n  - %s\n' \
 # one password for all (relgate passwd: the default yescrypt cost)
 line=$(printf '%s\n' "$PW" | "$RELGATE" -c "$ETC" passwd ann --stdin)
 for u in ann ben cat dan; do echo "$line" >> "$ETC/users/$u.yaml"; done
+"$RELGATE" -c "$ETC" lint > "$T/lint.out" 2>&1 || :
+check "relgate lint warns that dan's role needs a FIDO key he does not have" \
+	grep -q "roles of 'dan' require a security key, but ssh_keys holds no FIDO key" "$T/lint.out"
+check "and says nothing of the others" sh -c "! grep -E \"'(ann|ben|cat)'\" '$T/lint.out'"
 start_relgated
 
 # askpass: the password prompt; ssh's "Confirm user presence" notice
