@@ -80,25 +80,31 @@ read_line(int fd, char *buf, size_t cap)
 	return 0;
 }
 
-/* Prompt on the terminal and read a line with echo off. */
+/*
+ * Turn echo off on the terminal fd (*old keeps the settings to put back).
+ * Done before the first prompt: TCSAFLUSH drops what was typed before the
+ * question, never an answer to it.
+ */
+static int
+tty_quiet(int fd, struct termios *old)
+{
+	struct termios quiet;
+
+	if (tcgetattr(fd, old) == -1)
+		return -1;
+	quiet = *old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
+	quiet.c_lflag |= ECHONL;
+	return tcsetattr(fd, TCSAFLUSH, &quiet);
+}
+
+/* Prompt on the terminal and read a line. */
 static int
 tty_ask(int fd, const char *prompt, char *buf, size_t cap)
 {
-	struct termios old, quiet;
-	int rc;
-
 	if (write(fd, prompt, strlen(prompt)) == -1)
 		return -1;
-	if (tcgetattr(fd, &old) == -1)
-		return -1;
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
-	quiet.c_lflag |= ECHONL;
-	if (tcsetattr(fd, TCSAFLUSH, &quiet) == -1)
-		return -1;
-	rc = read_line(fd, buf, cap);
-	(void)tcsetattr(fd, TCSAFLUSH, &old);
-	return rc;
+	return read_line(fd, buf, cap);
 }
 
 /*
@@ -111,6 +117,7 @@ get_password(const char *user, int from_stdin, char *pw, size_t cap)
 	static const int sigs[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP,
 	    SIGTSTP, SIGTTIN, SIGTTOU };
 	struct sigaction sa, saved[RG_ARRAY_LEN(sigs)];
+	struct termios old;
 	char again[PW_CAP + 2], prompt[160];
 	size_t i;
 	int fd, rc;
@@ -140,10 +147,13 @@ get_password(const char *user, int from_stdin, char *pw, size_t cap)
 	for (i = 0; i < RG_ARRAY_LEN(sigs); i++)
 		sigaction(sigs[i], &sa, &saved[i]);
 	snprintf(prompt, sizeof(prompt), "New password for %s: ", user);
-	rc = tty_ask(fd, prompt, pw, cap);
-	if (rc == 0)
-		rc = tty_ask(fd, "Retype the new password: ", again,
-		    sizeof(again));
+	if ((rc = tty_quiet(fd, &old)) == 0) {
+		rc = tty_ask(fd, prompt, pw, cap);
+		if (rc == 0)
+			rc = tty_ask(fd, "Retype the new password: ", again,
+			    sizeof(again));
+		(void)tcsetattr(fd, TCSANOW, &old);
+	}
 	for (i = 0; i < RG_ARRAY_LEN(sigs); i++)
 		sigaction(sigs[i], &saved[i], NULL);
 	close(fd);

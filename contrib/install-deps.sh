@@ -8,7 +8,7 @@ fi
 pkgs="build-essential autoconf automake libtool pkg-config clang
  libssh-dev libarchive-dev libgpgme-dev libyaml-dev libsqlite3-dev
  libssl-dev libpcre2-dev libseccomp-dev libcmocka-dev
- libcrypt-dev libqrencode-dev oathtool
+ libcrypt-dev libqrencode-dev oathtool zbar-tools
  gnupg gpg-agent openssh-client openssh-server sqlite3 zstd
  lftp curl python3 python3-paramiko sq valgrind chromium"
 missing=

@@ -145,7 +145,7 @@ run usage2 2 -c "$E" totp frobnicate acme-ana
 run usage3 2 -c "$E" totp reset acme-ana --force
 
 # From a terminal: colours, so that it scans off a dark or light screen.
-python3 - "$R" "$E" "$T/tty.txt" <<'EOF'
+timeout 60 python3 - "$R" "$E" "$T/tty.txt" <<'EOF'
 import os, pty, sys
 r, e, out = sys.argv[1:4]
 pid, fd = pty.fork()
@@ -198,15 +198,16 @@ out=$(printf 'x\n' | "$R" -c "$E" passwd nobody --stdin 2>"$T/err")
 
 # ---- passwd on a terminal ---------------------------------------------
 cat >"$T/passwd_tty.py" <<'EOF'
-import os, pty, sys, time
+import os, pty, select, signal, sys, time
 r, e, first, second = sys.argv[1:5]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(r, [r, "-c", e, "passwd", "iam-jo"])
 def until(text, buf=[b""]):
-    end = time.time() + 20
+    end = time.time() + 30
     while text not in buf[0]:
-        if time.time() > end:
+        if not select.select([fd], [], [], max(0, end - time.time()))[0]:
+            os.kill(pid, signal.SIGKILL)
             sys.exit("timed out waiting for %r; got %r" % (text, buf[0]))
         try:
             b = os.read(fd, 4096)
@@ -220,7 +221,7 @@ until(b"New password for iam-jo: ")
 os.write(fd, first.encode() + b"\n")
 until(b"Retype the new password: ")
 os.write(fd, second.encode() + b"\n")
-data = until(b"\0")		# to the end
+data = until(b"\0")		# to the end of output
 _, st = os.waitpid(pid, 0)
 sys.stdout.write(data.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(st))
