@@ -26,6 +26,12 @@ check "staff-ann uploads and downloads as run_as" sftp_as staff-ann "$T/put.b"
 check "byte for byte" cmp -s "$T/keys/staff-ann.pub" "$T/back.csv"
 check "the spool is owned by run_as" [ "$(stat -c %U "$STATE/spool")" = nobody ]
 check "host keys stay root's" [ "$(stat -c %U:%a "$STATE/ssh/ssh_host_ed25519_key")" = root:600 ]
+# the second factors' secrets: the master's (root) alone, never run_as's
+"$RELGATE" -c "$ETC" totp enroll staff-ann > /dev/null 2>&1
+check "TOTP secrets stay root's (auth/ 0700)" [ "$(stat -c %U:%a "$STATE/auth")" = root:700 ]
+check "the secret file is root's 0600" [ "$(stat -c %U:%a "$STATE/auth/totp/staff-ann.secret")" = root:600 ]
+check "run_as cannot read it" sh -c \
+	"! setpriv --reuid=nobody --regid=nogroup --clear-groups cat '$STATE/auth/totp/staff-ann.secret' >/dev/null 2>&1"
 
 # before authentication: a connection that only sent its banner
 before=$(ps -o pid= --ppid "$PID" | tr '\n' ' ')
