@@ -11,9 +11,10 @@
  * rewrites export.pos. A day the position does not know is rewritten whole
  * through a temporary file and rename.
  *
- * Files are 0640 in the group of the audit-export folder: with run_as,
- * relgated gives the folder to the sessions' user and group, and the
- * officer's session (which must not write them) reads them as group.
+ * With run_as, relgated gives the folder to the sessions' user and group,
+ * and files are 0640 in that group: the officer's session (which must not
+ * write them) reads them as group. Otherwise (the folder's group is the
+ * writer's own) they are owner-only, 0600.
  */
 #include "config.h"
 
@@ -47,16 +48,18 @@ export_dir(char *out, size_t len, const char *state_dir)
 	return dir_make(out, 0700) == 0 ? RG_OK : RG_EIO;
 }
 
-/* New files: mode 0640, group of the export folder (see above). */
+/* New files: 0640 in the export folder's group when that is another
+ * group (run_as), else 0600 (see above). */
 static int
 export_perms(int fd, const char *dir)
 {
 	struct stat st;
+	int shared;
 
-	if (fchmod(fd, 0640) != 0)
+	shared = stat(dir, &st) == 0 && st.st_gid != getegid();
+	if (shared && fchown(fd, (uid_t)-1, st.st_gid) != 0)
 		return RG_EIO;
-	if (stat(dir, &st) == 0 && st.st_gid != getegid() &&
-	    fchown(fd, (uid_t)-1, st.st_gid) != 0)
+	if (fchmod(fd, shared ? 0640 : 0600) != 0)
 		return RG_EIO;
 	return RG_OK;
 }

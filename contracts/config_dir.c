@@ -468,9 +468,8 @@ cross_check(struct config_dir *cd, const struct contract *c,
 		else if (!(u->roles & ROLE_APPROVER))
 			PROBLEM(c->approvers_pos[i], "approver '%s' does not "
 			    "have the approver role", c->approvers[i]);
-		else if (!(u->roles & ROLE_STAFF))
-			PROBLEM(c->approvers_pos[i], "approver '%s' is not "
-			    "staff", c->approvers[i]);
+		/* (an approver who is not staff is a bad user file, never
+		 * loaded: user.c) */
 	}
 	for (i = 0; i < c->n_people; i++) {
 		const struct user *u = config_dir_user(cd, c->people[i]);

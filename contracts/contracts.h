@@ -26,6 +26,21 @@ struct src_pos {
 
 /* ---- relgate.yaml ---------------------------------------------------- */
 
+/* notify: e-mail through the department's relay (product.md
+ * "Notifications"). enabled is 0 without a notify: block: no mail. */
+struct notify_config {
+	int	enabled;
+	char	smtp[512];		/* smtp://HOST[:PORT] or smtps://... */
+	char	from[256];		/* addr-spec */
+	int	starttls;		/* 1 required, 0 off (loopback only) */
+	char	ca_file[512];		/* "" : the system's CAs */
+	char	user[128];		/* "" : no AUTH */
+	char	password_file[512];	/* with user: 0600, absolute */
+	int	retry_first;		/* seconds before the 1st retry, 30 */
+	int	retry_max;		/* back-off cap, seconds, 3600 */
+	int	attempts;		/* tries before notify.failed, 12 */
+};
+
 struct gateway_config {
 	char	listen[64];		/* default "0.0.0.0" */
 	int	port;			/* default 2222 */
@@ -49,6 +64,7 @@ struct gateway_config {
 	int	totp_digits;		/* 6..8, default 6 */
 	int	totp_period;		/* seconds, 10..300, default 30 */
 	int	totp_skew;		/* periods either side, 0..5, default 1 */
+	struct notify_config notify;
 };
 
 /* The factors of `auth:` in relgate.yaml. */
@@ -100,6 +116,7 @@ struct user {
 	char	*password_hash;		/* yescrypt "$y$..."; NULL when absent */
 	unsigned *ssh_key_opts;		/* n_ssh_keys items: SSHKEY_OPT_* bits
 					 * (keys/keys.h) of each line */
+	char	*email;			/* addr-spec; NULL when absent */
 };
 
 /* Load users/NAME.yaml. *out is the caller's (user_free()). */
@@ -107,6 +124,12 @@ int	user_load(struct user **out, const char *path, struct diag *d);
 void	user_free(struct user *u);
 /* Name of a role bit ("staff", ...), or NULL. */
 const char *role_name(unsigned role);
+/*
+ * 1 when s is a plausible e-mail addr-spec (local@domain, RFC 5321 sizes,
+ * printable ASCII without spaces, quotes, brackets or control bytes: a
+ * header cannot be injected through it); else 0 with the reason in why.
+ */
+int	mail_addr_ok(const char *s, char *why, size_t whylen);
 
 /* ---- contracts ------------------------------------------------------- */
 

@@ -1,6 +1,8 @@
 /* relgate.yaml: the daemon's own settings, every key optional. */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,10 @@ gateway_config_defaults(struct gateway_config *cfg)
 	cfg->totp_digits = 6;
 	cfg->totp_period = 30;
 	cfg->totp_skew = 1;
+	cfg->notify.starttls = 1;
+	cfg->notify.retry_first = 30;
+	cfg->notify.retry_max = 3600;
+	cfg->notify.attempts = 12;
 }
 
 /* Static name of one factor bit, or NULL. */
@@ -95,7 +101,7 @@ auth_factors_format(unsigned factors, char *out, size_t len)
 static const char *const config_keys[] = {
 	"listen", "port", "state_dir", "max_sessions",
 	"max_sessions_per_user", "idle_timeout", "auth_failures", "log",
-	"checkpoint_every", "run_as", "syslog_audit", "auth", NULL
+	"checkpoint_every", "run_as", "syslog_audit", "auth", "notify", NULL
 };
 
 static const char *const auth_keys[] = {
@@ -201,6 +207,152 @@ parse_auth_factors(struct gateway_config *c, const struct ynode *m,
 	return RG_OK;
 }
 
+static const char *const notify_keys[] = {
+	"smtp", "from", "starttls", "ca_file", "user", "password_file",
+	"retry_first", "retry_max", "attempts", NULL
+};
+static const char *const notify_required[] = { "smtp", "from", NULL };
+
+/* The host of smtp[s]://[user@]HOST[:PORT][/] is a loopback address. */
+static int
+smtp_host_loopback(const char *url)
+{
+	const char *h = strstr(url, "://"), *e;
+	char host[256];
+	unsigned char a[16];
+	size_t n;
+
+	h = h ? h + 3 : url;
+	if (*h == '[') {
+		if ((e = strchr(++h, ']')) == NULL)
+			return 0;
+	} else
+		e = h + strcspn(h, ":/");
+	if ((n = (size_t)(e - h)) == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1",
+		    16) == 0;
+	return 0;
+}
+
+/* A file path under notify: absolute, without control bytes. */
+static int
+notify_path(char *out, size_t len, const struct ynode *v, const char *key,
+    const char *f, struct diag *d)
+{
+	const char *p;
+	int rc;
+
+	if ((rc = yget_strbuf(out, len, v, key, f, d)))
+		return rc;
+	for (p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			break;
+	if (out[0] != '/' || *p != '\0')
+		return yerr(d, RG_EPARSE, f, v, "'%s' must be an absolute "
+		    "path", key);
+	return RG_OK;
+}
+
+/* notify: {smtp, from, starttls, ca_file, user, password_file, retry_*} */
+static int
+parse_notify(struct notify_config *n, const struct ynode *m, const char *f,
+    struct diag *d)
+{
+	static const char *const tls[] = { "off", "required", NULL };
+	const struct ynode *v;
+	struct stat st;
+	char why[200];
+	const char *p;
+	int rc;
+
+	if ((rc = ymap_check(m, notify_keys, notify_required, "notify", f, d)))
+		return rc;
+	v = ymap_get(m, "smtp");
+	if ((rc = yget_strbuf(n->smtp, sizeof(n->smtp), v, "smtp", f, d)))
+		return rc;
+	p = n->smtp;
+	if (strncmp(p, "smtp://", 7) == 0)
+		p += 7;
+	else if (strncmp(p, "smtps://", 8) == 0)
+		p += 8;
+	else
+		return yerr(d, RG_EPARSE, f, v, "'smtp' must be a URL "
+		    "smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+	if (*p == '\0' || *p == ':' || *p == '/' ||
+	    strcspn(p, "@?#") != strlen(p) ||
+	    strcspn(p, " \t\r\n\\") != strlen(p) ||
+	    (strchr(p, '/') != NULL && strcmp(strchr(p, '/'), "/") != 0))
+		return yerr(d, RG_EPARSE, f, v, "'smtp' must be a URL "
+		    "smtp://HOST[:PORT] or smtps://HOST[:PORT], without user, "
+		    "path or query");
+	v = ymap_get(m, "from");
+	if ((rc = yget_strbuf(n->from, sizeof(n->from), v, "from", f, d)))
+		return rc;
+	if (!mail_addr_ok(n->from, why, sizeof(why)))
+		return yerr(d, RG_EPARSE, f, v, "'from': %s", why);
+	if ((v = ymap_get(m, "starttls"))) {
+		if ((rc = yget_enum(&n->starttls, v, "starttls", tls, f, d)))
+			return rc;
+		if (!n->starttls && strncmp(n->smtp, "smtps://", 8) == 0)
+			return yerr(d, RG_EPARSE, f, v, "'starttls: off' with "
+			    "smtps:// (TLS from the start): remove it");
+		if (!n->starttls && !smtp_host_loopback(n->smtp))
+			return yerr(d, RG_EPARSE, f, v, "'starttls: off' is "
+			    "only allowed for a relay on loopback (127.0.0.1, "
+			    "::1, localhost): mail would cross the network in "
+			    "clear");
+	}
+	if ((v = ymap_get(m, "ca_file")) && (rc = notify_path(n->ca_file,
+	    sizeof(n->ca_file), v, "ca_file", f, d)))
+		return rc;
+	if ((v = ymap_get(m, "user"))) {
+		if ((rc = yget_strbuf(n->user, sizeof(n->user), v, "user", f,
+		    d)))
+			return rc;
+		for (p = n->user; *p; p++)
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+				return yerr(d, RG_EPARSE, f, v, "'user' cannot "
+				    "hold spaces or control bytes");
+	}
+	if ((v = ymap_get(m, "password_file"))) {
+		if ((rc = notify_path(n->password_file,
+		    sizeof(n->password_file), v, "password_file", f, d)))
+			return rc;
+		if (stat(n->password_file, &st) != 0 || !S_ISREG(st.st_mode))
+			return yerr(d, RG_EPARSE, f, v, "'password_file' %s "
+			    "is not a readable file", n->password_file);
+		if (st.st_mode & 077)
+			return yerr(d, RG_EPARSE, f, v, "'password_file' %s "
+			    "must be 0600 (it is %04o)", n->password_file,
+			    (unsigned)(st.st_mode & 07777));
+	}
+	if ((n->user[0] != '\0') != (n->password_file[0] != '\0'))
+		return yerr(d, RG_EPARSE, f, m, "notify: 'user' and "
+		    "'password_file' go together");
+	if ((v = ymap_get(m, "retry_first")) && (rc = yget_int(
+	    &n->retry_first, v, "retry_first", 1, 86400, f, d)))
+		return rc;
+	if ((v = ymap_get(m, "retry_max")) && (rc = yget_int(
+	    &n->retry_max, v, "retry_max", 1, 86400, f, d)))
+		return rc;
+	if (n->retry_max < n->retry_first)
+		return yerr(d, RG_EPARSE, f, v ? v : m, "'retry_max' is less "
+		    "than 'retry_first'");
+	if ((v = ymap_get(m, "attempts")) && (rc = yget_int(&n->attempts, v,
+	    "attempts", 1, 100, f, d)))
+		return rc;
+	n->enabled = 1;
+	return RG_OK;
+}
+
 static int
 parse_config(struct gateway_config *c, const struct ynode *root,
     const char *f, struct diag *d)
@@ -270,6 +422,9 @@ parse_config(struct gateway_config *c, const struct ynode *root,
 		return rc;
 	if ((v = ymap_get(root, "auth")) &&
 	    (rc = parse_auth_factors(c, v, f, d)))
+		return rc;
+	if ((v = ymap_get(root, "notify")) &&
+	    (rc = parse_notify(&c->notify, v, f, d)))
 		return rc;
 	return RG_OK;
 }

@@ -49,8 +49,85 @@ user_free(struct user *u)
 	if (u->password_hash != NULL)
 		rg_wipe(u->password_hash, strlen(u->password_hash));
 	free(u->password_hash);
+	free(u->email);
 	free(u->path);
 	free(u);
+}
+
+static int
+atext(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* A plausible addr-spec: dot-atom local part, a host name as domain. */
+int
+mail_addr_ok(const char *s, char *why, size_t whylen)
+{
+	const char *at = NULL, *p;
+	size_t len = strlen(s), label = 0;
+
+	for (p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(why, whylen, "an e-mail address cannot hold "
+			    "a control byte (0x%02x): a mail header could be "
+			    "injected through it", c);
+			return 0;
+		}
+		if (c == ' ' || c >= 0x80) {
+			snprintf(why, whylen, "an e-mail address is ASCII "
+			    "without spaces");
+			return 0;
+		}
+		if (c == '@') {
+			if (at != NULL) {
+				snprintf(why, whylen, "an e-mail address has "
+				    "one '@'");
+				return 0;
+			}
+			at = p;
+		}
+	}
+	if (at == NULL || at == s || at[1] == '\0' || len > 254 ||
+	    at - s > 64) {
+		snprintf(why, whylen, "not an e-mail address (local@domain)");
+		return 0;
+	}
+	for (p = s; p < at; p++)
+		if (!(atext((unsigned char)*p) || (*p == '.' && p != s &&
+		    p + 1 != at && p[1] != '.'))) {
+			snprintf(why, whylen, "the part before '@' may hold "
+			    "letters, digits, dots (not first, last or twice) "
+			    "and !#$%%&'*+-/=?^_`{|}~");
+			return 0;
+		}
+	for (p = at + 1; ; p++) {
+		int c = (unsigned char)*p;
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || p[-1] == '-') {
+				snprintf(why, whylen, "the domain after '@' is "
+				    "not a host name");
+				return 0;
+			}
+			label = 0;
+			if (c == '\0')
+				break;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c == '-' && label > 0)) ||
+		    ++label > 63) {
+			snprintf(why, whylen, "the domain after '@' is not a "
+			    "host name");
+			return 0;
+		}
+	}
+	return 1;
 }
 
 static int
@@ -208,7 +285,7 @@ password_hash_check(const char *h)
 
 static const char *const user_keys[] = {
 	"roles", "organisation", "ssh_keys", "valid_until", "training_expires",
-	"password_hash", NULL
+	"password_hash", "email", NULL
 };
 static const char *const user_required[] = {
 	"roles", "organisation", "ssh_keys", NULL
@@ -238,6 +315,10 @@ parse_roles(struct user *u, const struct ynode *v, const char *f,
 	    (u->roles & (ROLE_STAFF | ROLE_APPROVER | ROLE_OFFICER)))
 		return yerr(d, RG_EPARSE, f, v, "a contractor cannot also hold "
 		    "a department role (staff, approver, officer)");
+	/* relgate's rule: whoever authorises a release is department staff */
+	if ((u->roles & ROLE_APPROVER) && !(u->roles & ROLE_STAFF))
+		return yerr(d, RG_EPARSE, f, v, "an approver must also hold "
+		    "the staff role (roles: [staff, approver])");
 	return RG_OK;
 }
 
@@ -285,6 +366,12 @@ parse_user(struct user *u, const struct ynode *root, const char *f,
 			return yerr(d, RG_EPARSE, f, v, "'password_hash' must "
 			    "be a yescrypt hash (\"$y$...\", as `relgate "
 			    "passwd` prints it)");
+	}
+	if ((v = ymap_get(root, "email"))) {
+		if ((rc = yget_str(&u->email, v, "email", 254, f, d)))
+			return rc;
+		if (!mail_addr_ok(u->email, why, sizeof(why)))
+			return yerr(d, RG_EPARSE, f, v, "'email': %s", why);
 	}
 	return RG_OK;
 }

@@ -10,7 +10,7 @@ pkgs="build-essential autoconf automake libtool pkg-config clang
  libssl-dev libpcre2-dev libseccomp-dev libcmocka-dev
  libcrypt-dev libqrencode-dev oathtool zbar-tools
  gnupg gpg-agent openssh-client openssh-server sqlite3 zstd
- lftp curl python3 python3-paramiko sq valgrind chromium"
+ lftp curl python3 python3-paramiko libcurl4-openssl-dev python3-aiosmtpd sq valgrind chromium"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -154,11 +154,19 @@ config_audit(struct relgated *rd, const struct config_dir *old, int reload)
 	key_audit(rd, old);
 }
 
-/* Load or reload the configuration directory. */
+/*
+ * Load or reload the configuration directory. At start (reload 0) a
+ * relgate.yaml that cannot be read or does not load is an error, with its
+ * file:line:col in *d: relgated never starts on the defaults instead of
+ * the operator's settings (a missing relgate.yaml is the defaults). Bad
+ * user, contract and key files only leave themselves out. On a reload a
+ * bad relgate.yaml keeps the settings in force and is audited.
+ */
 int
 daemon_config_load(struct relgated *rd, int reload, struct diag *d)
 {
 	struct config_dir *cd = NULL, *old;
+	size_t i;
 	int rc;
 
 	rc = config_dir_load(&cd, rd->config_dir, d);
@@ -172,9 +180,15 @@ daemon_config_load(struct relgated *rd, int reload, struct diag *d)
 		}
 		return rc;
 	}
+	for (i = 0; !reload && i < cd->n_problems; i++)
+		if (cd->problems[i].kind == 0) {
+			*d = cd->problems[i].diag;
+			rc = cd->problems[i].err < 0 ? cd->problems[i].err :
+			    RG_EINVAL;
+			config_dir_free(cd);
+			return rc;
+		}
 	if (reload) {
-		size_t i;
-
 		/* a rejected relgate.yaml keeps the running settings rather
 		 * than falling back to the defaults */
 		for (i = 0; i < cd->n_problems; i++)
@@ -284,7 +298,12 @@ reachable(const char *path, uid_t uid, gid_t gid, char *bad, size_t badlen)
 	}
 }
 
-/* The session-facing folders belong to run_as; secrets stay root's. */
+/*
+ * Without run_as everything is owner-only: the state directory and the
+ * session-facing folders are 0700 (tightened if an earlier run with run_as
+ * left them open). With run_as those folders belong to it and the state
+ * directory is root:run_as 0710; secrets stay root's.
+ */
 static int
 state_prepare(struct relgated *rd, struct diag *d)
 {
@@ -303,8 +322,15 @@ state_prepare(struct relgated *rd, struct diag *d)
 			return diag_set(d, RG_EIO, path, 0, 0,
 			    "cannot make: %s", strerror(errno));
 	}
-	if (!rd->drop)
+	if (!rd->drop) {
+		struct stat st;
+
+		if (stat(rd->state_dir, &st) == 0 && (st.st_mode & 077) &&
+		    chmod(rd->state_dir, 0700) == -1)
+			return diag_set(d, RG_EIO, rd->state_dir, 0, 0,
+			    "chmod: %s", strerror(errno));
 		return RG_OK;
+	}
 	if (chown(rd->state_dir, 0, rd->gid) == -1 ||
 	    chmod(rd->state_dir, 0710) == -1)
 		return diag_set(d, RG_EIO, rd->state_dir, 0, 0, "chown: %s",
@@ -344,7 +370,7 @@ pidfile_write(struct relgated *rd, struct diag *d)
 		}
 	}
 	len = (size_t)snprintf(body, sizeof(body), "%ld\n", (long)getpid());
-	if (file_write_atomic(rd->pidfile, body, len, 0644, d) != RG_OK) {
+	if (file_write_atomic(rd->pidfile, body, len, 0600, d) != RG_OK) {
 		rd->pidfile[0] = '\0';
 		return RG_EIO;
 	}
@@ -398,7 +424,10 @@ audit_writer_start(struct relgated *rd)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = audit_on_term;
 		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
+		/* Ctrl-C reaches the whole foreground group (relgated -f,
+		 * the demo): the master stops the writer itself, last, after
+		 * its own daemon.stopped record */
+		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGCHLD, SIG_DFL);
 		memset(&o, 0, sizeof(o));
@@ -436,8 +465,9 @@ worker_start(struct relgated *rd)
 		/*
 		 * With run_as, the worker keeps root (it alone reads the
 		 * secret keys) but takes the sessions' group, so the files it
-		 * makes for them (status.json, report.txt, ...; mode 0640)
-		 * are theirs to read while owner-only ones stay private.
+		 * makes for them (status.json, report.txt, ...; mode 0640,
+		 * worker_umask_set()) are theirs to read while owner-only
+		 * ones stay private. Without run_as all are owner-only.
 		 */
 		if (rd->drop && (setgroups(1, &rd->gid) == -1 ||
 		    setresgid(rd->gid, rd->gid, rd->gid) == -1)) {
@@ -473,11 +503,15 @@ daemon_start(struct relgated *rd, struct diag *d)
 	int rc;
 
 	rd->drop = 0;
-	if (geteuid() == 0 && cfg->run_as[0] != '\0') {
+	/* everything relgated makes is owner-only unless shared on purpose */
+	(void)umask(077);
+	/* a run_as that is not relgate's own user stops the start, root or
+	 * not, before the state directory is touched or a socket bound */
+	if (cfg->run_as[0] != '\0') {
 		if ((rc = privdrop_lookup(cfg->run_as, &rd->uid, &rd->gid,
 		    d)) != RG_OK)
 			return rc;
-		rd->drop = 1;
+		rd->drop = geteuid() == 0;
 	}
 	if ((rc = state_prepare(rd, d)) != RG_OK)
 		return rc;

@@ -57,7 +57,7 @@ static const struct demo_user demo_users[] = {
 };
 
 static const char *role_of[] = {
-	"staff", "staff and approver", "approver", "contractor",
+	"staff", "staff and approver", "approver, staff too", "contractor",
 	"contractor", "officer",
 };
 

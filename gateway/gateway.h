@@ -261,7 +261,8 @@ int	sandbox_seccomp(struct diag *d);
 int	listener_run(struct relgated *rd);
 
 /* Load (or on reload: re-load) the config directory, auditing the result.
- * The first load fills rd->state_dir. */
+ * The first load fills rd->state_dir, and fails (file:line:col in *d) on a
+ * relgate.yaml that does not load; a reload keeps the settings in force. */
 int	daemon_config_load(struct relgated *rd, int reload, struct diag *d);
 /* Make state_dir and host keys, the pid file, fork the audit writer and
  * the release worker. */

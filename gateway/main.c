@@ -2,11 +2,13 @@
  * gateway/main.c — relgated(8): the SFTP gateway daemon.
  *
  *   relgated [-c DIR] [-f] [-d]
+ *   relgated -t [-c DIR]
  *   relgated --demo [DIR] [--port N]
  *   relgated --help | --version
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +28,17 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: relgated [-c DIR] [-f] [-d]\n"
+	    "       relgated -t [-c DIR]\n"
 	    "       relgated --demo [DIR] [--port N]\n"
 	    "       relgated --help | --version\n"
 	    "\n"
 	    "  -c, --config DIR  configuration directory (default %s)\n"
 	    "  -f, --foreground  stay in the foreground and log to stderr\n"
 	    "  -d, --debug       log debug messages (twice: libssh too)\n"
+	    "  -t, --test        test the configuration directory and exit:\n"
+	    "                    1 when relgated would not start (relgate.yaml\n"
+	    "                    does not load: no fallback to defaults),\n"
+	    "                    0 otherwise; problems are named on stderr\n"
 	    "      --demo [DIR]  make a demonstration setup in DIR (default\n"
 	    "                    %s) unless it exists, then serve it on\n"
 	    "                    127.0.0.1 in the foreground\n"
@@ -51,6 +58,62 @@ parse_port(const char *s)
 	if (*s == '\0' || *end != '\0' || v < 1 || v > 65535)
 		return -1;
 	return (int)v;
+}
+
+/* A run_as that is not relgate's own user stops a start (and fails -t)
+ * before relgated detaches: the error reaches the terminal. */
+static int
+run_as_check(struct relgated *rd, struct diag *d)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (rd->cd->cfg.run_as[0] == '\0')
+		return RG_OK;
+	return privdrop_lookup(rd->cd->cfg.run_as, &uid, &gid, d);
+}
+
+/*
+ * relgated -t: load the configuration directory as a start would, touching
+ * nothing else. Prints each problem of the other files (they would be left
+ * out) and returns 0; or the error that stops a start, and 1.
+ */
+static int
+config_test(struct relgated *rd)
+{
+	struct diag d;
+	char why[700];
+	size_t i, bad = 0;
+
+	diag_clear(&d);
+	if (daemon_config_load(rd, 0, &d) != RG_OK) {
+		diag_format(&d, why, sizeof(why));
+		fprintf(stderr, "relgated: %s\n", why);
+		return 1;
+	}
+	if (run_as_check(rd, &d) != RG_OK) {
+		diag_format(&d, why, sizeof(why));
+		fprintf(stderr, "relgated: %s\n", why);
+		config_dir_free(rd->cd);
+		rd->cd = NULL;
+		return 1;
+	}
+	for (i = 0; i < rd->cd->n_problems; i++) {
+		diag_format(&rd->cd->problems[i].diag, why, sizeof(why));
+		fprintf(stderr, "relgated: %s\n", why);
+		bad++;
+	}
+	snprintf(why, sizeof(why), "%s/relgate.yaml", rd->config_dir);
+	if (access(why, F_OK) == -1 && errno == ENOENT)
+		fprintf(stderr, "relgated: %s: none, so every setting is its "
+		    "default\n", why);
+	if (bad > 0)
+		fprintf(stderr, "relgated: %s: relgate.yaml loads; %zu other "
+		    "file%s would be left out (see relgate lint)\n",
+		    rd->config_dir, bad, bad == 1 ? "" : "s");
+	config_dir_free(rd->cd);
+	rd->cd = NULL;
+	return 0;
 }
 
 /*
@@ -102,7 +165,7 @@ main(int argc, char **argv)
 	struct diag d;
 	char why[700], demo_etc[1024];
 	const char *demo_dir = NULL;
-	int demo = 0, port = 0, i, status;
+	int demo = 0, port = 0, test = 0, i, status;
 
 	reexec_with_vector_memcpy(argv);
 	memset(&rd, 0, sizeof(rd));
@@ -128,6 +191,8 @@ main(int argc, char **argv)
 			rd.foreground = 1;
 		else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0)
 			rd.debug++;
+		else if (strcmp(a, "-t") == 0 || strcmp(a, "--test") == 0)
+			test = 1;
 		else if (strcmp(a, "--demo") == 0) {
 			demo = 1;
 			if (i + 1 < argc && argv[i + 1][0] != '-')
@@ -149,6 +214,15 @@ main(int argc, char **argv)
 		    "in relgate.yaml otherwise)\n");
 		return 2;
 	}
+	if (test && demo) {
+		fprintf(stderr, "relgated: -t tests a configuration directory "
+		    "(-c DIR), not the demo\n");
+		return 2;
+	}
+	if (test) {
+		log_init(LOG_TO_STDERR, "relgated", rd.debug);
+		return config_test(&rd);
+	}
 	diag_clear(&d);
 	if (demo) {
 		if (demo_dir == NULL)
@@ -164,13 +238,20 @@ main(int argc, char **argv)
 		rd.foreground = 1;
 	}
 	log_init(LOG_TO_STDERR, "relgated", rd.debug);
+	/* before a socket is bound or the state directory touched: a
+	 * relgate.yaml that does not load stops relgated here */
 	if (daemon_config_load(&rd, 0, &d) != RG_OK) {
 		diag_format(&d, why, sizeof(why));
-		fprintf(stderr, "relgated: %s: %s\n", rd.config_dir, why);
+		fprintf(stderr, "relgated: %s\nrelgated: not started\n", why);
 		return 1;
 	}
 	if (demo && port != 0)
 		rd.cd->cfg.port = port;
+	if (run_as_check(&rd, &d) != RG_OK) {
+		diag_format(&d, why, sizeof(why));
+		fprintf(stderr, "relgated: %s\nrelgated: not started\n", why);
+		return 1;
+	}
 	if (!rd.foreground) {
 		if (rd.cd->cfg.log_syslog)
 			log_init(LOG_TO_SYSLOG, "relgated", rd.debug);

@@ -19,7 +19,48 @@
 #define SESSION_NOFILE	256			/* handles + a few */
 #define SESSION_FSIZE	((rlim_t)256 << 30)	/* 256 GiB per file */
 
-/* Look up the system user name; its uid and primary gid. */
+#define OVERFLOW_ID	65534	/* nobody, nogroup */
+#define STATIC_ID_MAX	99	/* distributions' shared accounts: daemon, bin,
+				 * www-data...; made users get 100 or more */
+
+/* 1 when shell lets no one log in (nologin, false). */
+static int
+shell_is_nologin(const char *shell)
+{
+	const char *base = strrchr(shell, '/');
+
+	base = base != NULL ? base + 1 : shell;
+	return strcmp(base, "nologin") == 0 || strcmp(base, "false") == 0;
+}
+
+/* 1 when gid is the primary group of another user or has members. */
+static int
+group_shared(const char *name, gid_t gid)
+{
+	struct passwd *pw;
+	struct group *gr;
+	int shared = 0;
+
+	if ((gr = getgrgid(gid)) != NULL && gr->gr_mem != NULL &&
+	    gr->gr_mem[0] != NULL &&
+	    (strcmp(gr->gr_mem[0], name) != 0 || gr->gr_mem[1] != NULL))
+		return 1;
+	setpwent();
+	while (!shared && (pw = getpwent()) != NULL)
+		if (pw->pw_gid == gid && strcmp(pw->pw_name, name) != 0)
+			shared = 1;
+	endpwent();
+	return shared;
+}
+
+/*
+ * Look up the system user name; its uid and primary gid. It must be a user
+ * of relgate's own (relgated(8), run_as): not root or root's group, not
+ * nobody/nogroup, not one of the accounts distributions allocate
+ * statically and share among packages (uid or gid below 100: daemon,
+ * www-data...), not an account anyone logs in as (its shell is nologin or
+ * false), and its primary group belongs to it alone.
+ */
 int
 privdrop_lookup(const char *name, uid_t *uid, gid_t *gid, struct diag *d)
 {
@@ -30,11 +71,31 @@ privdrop_lookup(const char *name, uid_t *uid, gid_t *gid, struct diag *d)
 	if (pw == NULL)
 		return diag_set(d, RG_ENOENT, NULL, 0, 0,
 		    "run_as: no system user \"%s\"", name);
-	if (pw->pw_uid == 0)
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
-		    "run_as: \"%s\" is root", name);
+		    "run_as: \"%s\" is root or in root's group", name);
+	if (strcmp(name, "nobody") == 0 || pw->pw_uid == OVERFLOW_ID ||
+	    pw->pw_gid == OVERFLOW_ID)
+		return diag_set(d, RG_EINVAL, NULL, 0, 0,
+		    "run_as: \"%s\" is nobody/nogroup, which other services "
+		    "share; make a user of relgate's own (_relgate)", name);
+	if (pw->pw_uid <= STATIC_ID_MAX || pw->pw_gid <= STATIC_ID_MAX)
+		return diag_set(d, RG_EINVAL, NULL, 0, 0,
+		    "run_as: \"%s\" (uid %lu) is one of the system's shared "
+		    "accounts (uid or gid below 100); make a user of relgate's "
+		    "own (_relgate)", name, (unsigned long)pw->pw_uid);
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
+	if (pw->pw_shell == NULL || !shell_is_nologin(pw->pw_shell))
+		return diag_set(d, RG_EINVAL, NULL, 0, 0,
+		    "run_as: \"%s\" has a login shell (%s); relgate's own "
+		    "user has none (nologin)", name,
+		    pw->pw_shell != NULL ? pw->pw_shell : "none");
+	if (group_shared(name, *gid))
+		return diag_set(d, RG_EINVAL, NULL, 0, 0,
+		    "run_as: the primary group of \"%s\" (gid %lu) has other "
+		    "members; relgate's own user has a group of its own",
+		    name, (unsigned long)*gid);
 	return RG_OK;
 }
 

@@ -543,7 +543,17 @@ auth_password_cb(ssh_session session, const char *user, const char *pw,
 
 	(void)session;
 	(void)pw;
-	if (user != NULL && user_name_ok(user) && s->key_user == NULL)
+	if (s->key_user != NULL) {
+		/*
+		 * After the key, some clients (paramiko's SSHClient) try the
+		 * password method before falling back to keyboard-interactive
+		 * with the same password: no guess at anything, so it is not
+		 * a failed login; it still counts towards MaxAuthTries.
+		 */
+		s->auth_tries++;
+		return SSH_AUTH_DENIED;
+	}
+	if (user != NULL && user_name_ok(user))
 		rg_strlcpy(s->tried_user, user, sizeof(s->tried_user));
 	return auth_refuse(s, user_name_ok(user) ? user : "-", 0,
 	    "the password method is not accepted (passwords are asked at "

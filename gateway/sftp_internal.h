@@ -371,10 +371,20 @@ uint32_t sftp_handle_finish(struct sftp_server *s, struct handle *h,
 uint32_t sftp_submit(struct sftp_server *s, const struct vres *res,
 	    const char *data, size_t len, const char *from_rel, char *msg,
 	    size_t msglen);
+/*
+ * A request.yaml that cannot be taken (res: its path in /requests/NAME;
+ * contract: as it names it, or NULL): audited request.invalid with the
+ * reason, which is also written to status.json (state "invalid") and
+ * report.txt of the folder.
+ */
+void	sftp_request_refused(struct sftp_server *s, const struct vres *res,
+	    const char *contract, const char *reason);
 /* Withdrawal by REMOVE of a submitted request.yaml. */
 uint32_t sftp_withdraw(struct sftp_server *s, const struct vres *res,
 	    char *msg, size_t msglen);
-/* A decision.yaml upload finished: parse, store, queue. */
+/* A decision.yaml upload finished: parse, store, queue. One that cannot
+ * be taken is refused with the reason in msg, in decisions/USER.error
+ * (/approvals/ID/decision.error) and audited approval.invalid. */
 uint32_t sftp_decision(struct sftp_server *s, struct handle *h,
 	    char *msg, size_t msglen);
 

@@ -290,6 +290,7 @@ finish_upload(struct sftp_server *s, struct handle *h, int broken,
 		free(data);
 		snprintf(msg, len, "request.yaml is larger than %d bytes; "
 		    "not submitted", REQUEST_YAML_MAX);
+		sftp_request_refused(s, h->res, NULL, msg);
 		return SSH_FX_FAILURE;
 	}
 	if (n < 0) {

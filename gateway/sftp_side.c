@@ -3,7 +3,11 @@
  * itself (docs/internals.md "Submission (session side)"): submission when
  * request.yaml is closed, withdrawal when it is removed, an approver's
  * decision, and the audit records of the session. Each action's record is
- * durable before the reply that acknowledges it.
+ * durable before the reply that acknowledges it. A request.yaml or
+ * decision.yaml that cannot be taken is refused at CLOSE with the reason
+ * where the user can read it (status.json and report.txt of the request
+ * folder; the approver's decision.error) and in the audit trail
+ * (request.invalid, approval.invalid).
  */
 #include "config.h"
 
@@ -77,16 +81,23 @@ sftp_audit(const struct sftp_session_info *info, const char *type,
 	return rc;
 }
 
-/* Write a marker file in folder dfd durably (tmp, fsync, rename, fsync). */
+/*
+ * Write len bytes as name in folder dfd durably: a hidden temporary, fsync,
+ * rename, fsync of the folder. 0, or -1 with errno set.
+ */
 static int
-write_marker(int dfd, const char *name, const char *body)
+write_durably(int dfd, const char *name, const void *body, size_t len)
 {
-	char tmp[64];
-	size_t len = strlen(body);
+	char tmp[SFTP_MAX_NAME + 16];
 	ssize_t w;
 	int fd, rc = -1;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	/* hidden (names starting with '.' do not exist in any view) */
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -102,12 +113,85 @@ write_marker(int dfd, const char *name, const char *body)
 	return rc;
 }
 
+/* Write a marker file in folder dfd durably. */
+static int
+write_marker(int dfd, const char *name, const char *body)
+{
+	return write_durably(dfd, name, body, strlen(body));
+}
+
 /* A listed file name: a plain name in the folder, not hidden. */
 static int
 listed_name_ok(const char *f)
 {
 	return f[0] != '\0' && f[0] != '.' && strchr(f, '/') == NULL &&
 	    strlen(f) <= SFTP_MAX_NAME && strcmp(f, "request.yaml") != 0;
+}
+
+/* Names relgate writes beside the extract files (in /requests/NAME or
+ * /approvals/ID): an extract cannot take one. */
+static int
+reserved_name(const char *f)
+{
+	static const char *const names[] = {
+		"status.json", "report.txt", "decision.yaml", "decision.error",
+	};
+	size_t i;
+
+	for (i = 0; i < RG_ARRAY_LEN(names); i++)
+		if (strcmp(f, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A request.yaml that cannot be taken: audited request.invalid with the
+ * reason, which also goes into status.json (state "invalid") and
+ * report.txt of the request folder, where OpenSSH's sftp, which shows
+ * only "Failure", lets the staff member read it.
+ */
+void
+sftp_request_refused(struct sftp_server *s, const struct vres *res,
+    const char *contract, const char *reason)
+{
+	const struct sftp_session_info *info = s->info;
+	struct vres ares = *res;
+	char now[40];
+	struct buf b;
+	int dfd, rc;
+
+	ares.contract = contract;
+	(void)sftp_audit(info, "request.invalid", "denied", &ares, -1, NULL,
+	    reason);
+	if (res->area != VA_REQUESTS || res->depth < 1 ||
+	    (dfd = view_openat(res->rootfd, res->name1, O_RDONLY |
+	    O_DIRECTORY, 0)) < 0)
+		return;
+	time_rfc3339_now(now, sizeof(now));
+	buf_init(&b, STATUS_MAX);
+	rc = buf_printf(&b, "{\"request\": null, \"state\": \"invalid\", "
+	    "\"checks\": null, \"release\": null, \"approvals\": [], "
+	    "\"updated\": ");
+	rc |= json_append_string(&b, now);
+	rc |= buf_printf(&b, ", \"submitter\": ");
+	rc |= json_append_string(&b, info->user);
+	rc |= buf_printf(&b, ", \"note\": ");
+	rc |= json_append_string(&b, reason);
+	rc |= buf_printf(&b, "}\n");
+	if (rc != 0 || write_durably(dfd, "status.json", b.data, b.len) != 0)
+		log_warnx("sftp: %s/status.json of %s not written",
+		    res->name1, info->user);
+	buf_reset(&b);
+	rc = buf_printf(&b, "Request:   (not submitted)\nState:     invalid\n"
+	    "Note:      %s\nUpdated:   %s\n\n"
+	    "request.yaml was refused: %s\n"
+	    "Correct it and upload request.yaml again.\n", reason, now,
+	    reason);
+	if (rc != 0 || write_durably(dfd, "report.txt", b.data, b.len) != 0)
+		log_warnx("sftp: %s/report.txt of %s not written",
+		    res->name1, info->user);
+	buf_free(&b);
+	close(dfd);
 }
 
 /* Submit /requests/NAME: check, (rename), marker, queue, audit. */
@@ -122,14 +206,15 @@ sftp_submit(struct sftp_server *s, const struct vres *res, const char *data,
 	struct diag d;
 	struct stat st;
 	uint32_t code = SSH_FX_FAILURE;
-	int dfd = -1, ofd = -1, rc;
+	int dfd = -1, ofd = -1, rc, invalid = 1;
 	size_t i;
 
+	/* Until the checks below pass, a refusal is request.invalid. */
 	diag_clear(&d);
 	if ((rc = request_doc_parse(&doc, data, len, "request.yaml", &d)) != 0) {
 		diag_format(&d, where, sizeof(where));
 		snprintf(msg, msglen, "%s; not submitted", where);
-		return SSH_FX_FAILURE;
+		goto out;
 	}
 	if (doc->n_files == 0) {
 		snprintf(msg, msglen, "request.yaml lists no files; not "
@@ -143,6 +228,12 @@ sftp_submit(struct sftp_server *s, const struct vres *res, const char *data,
 			snprintf(msg, msglen, "request.yaml: files: '%.200s' "
 			    "is not a file name in the request folder; not "
 			    "submitted", f ? f : "");
+			goto out;
+		}
+		if (reserved_name(f)) {
+			snprintf(msg, msglen, "request.yaml: files: '%.200s' "
+			    "is a name relgate writes itself; rename the "
+			    "file; not submitted", f);
 			goto out;
 		}
 		snprintf(rel, sizeof(rel), "%s/%s", folder, f);
@@ -159,6 +250,7 @@ sftp_submit(struct sftp_server *s, const struct vres *res, const char *data,
 			goto out;
 		}
 	}
+	invalid = 0;
 	if ((dfd = view_openat(res->rootfd, folder, O_RDONLY | O_DIRECTORY,
 	    0)) < 0) {
 		code = sftp_errno_status(errno, 1, msg, msglen);
@@ -172,6 +264,10 @@ sftp_submit(struct sftp_server *s, const struct vres *res, const char *data,
 			goto out;
 		}
 	}
+	/* An earlier refusal's status.json and report.txt go; the worker
+	 * writes the request's own. */
+	(void)unlinkat(dfd, "status.json", 0);
+	(void)unlinkat(dfd, "report.txt", 0);
 	time_rfc3339_now(now, sizeof(now));
 	snprintf(body, sizeof(body), "submitted %s by %s\n", now, info->user);
 	if (write_marker(dfd, MARK_SUBMITTED, body) != 0) {
@@ -207,6 +303,9 @@ out:
 		close(ofd);
 	if (dfd >= 0)
 		close(dfd);
+	if (invalid)
+		sftp_request_refused(s, res, doc != NULL ? doc->contract : NULL,
+		    msg);
 	request_doc_free(doc);
 	return code;
 }
@@ -273,6 +372,65 @@ sftp_withdraw(struct sftp_server *s, const struct vres *res, char *msg,
 	return SSH_FX_OK;
 }
 
+/*
+ * Whether request id (its record beneath rootfd) awaits decisions, as its
+ * status.json says; otherwise 0 and the reason in msg. The worker judges
+ * again when it takes the decision (worker_decision()).
+ */
+static int
+decision_awaited(int rootfd, const char *id, char *msg, size_t msglen)
+{
+	char rel[SFTP_MAX_NAME + 16], state[64], *st;
+	ssize_t n;
+
+	snprintf(rel, sizeof(rel), "%s/status.json", id);
+	if ((st = malloc(STATUS_MAX)) == NULL) {
+		snprintf(msg, msglen, "Out of memory");
+		return 0;
+	}
+	n = view_read_small(rootfd, rel, st, STATUS_MAX);
+	if (n <= 0 || view_json_string(st, (size_t)n, "state", state,
+	    sizeof(state)) != 0)
+		rg_strlcpy(state, "submitted", sizeof(state));
+	free(st);
+	if (strcmp(state, "awaiting_approval") == 0)
+		return 1;
+	if (strcmp(state, "submitted") == 0 || strcmp(state, "checking") == 0)
+		snprintf(msg, msglen, "the request is still being checked "
+		    "(%s); upload decision.yaml again once its status.json "
+		    "says awaiting_approval; decision not recorded", state);
+	else
+		snprintf(msg, msglen, "the request is already %s and no "
+		    "longer awaits a decision; decision not recorded", state);
+	return 0;
+}
+
+/*
+ * A decision.yaml that cannot be taken: the reason goes to this approver's
+ * decisions/USER.error in the request record (dfd: its decisions/ folder),
+ * shown to them alone as /approvals/ID/decision.error, and is audited
+ * approval.invalid.
+ */
+static void
+decision_refused(struct sftp_server *s, const struct vres *res, int dfd,
+    const char *reason)
+{
+	const struct sftp_session_info *info = s->info;
+	char name[SFTP_MAX_NAME + 8], now[40];
+	struct buf b;
+
+	(void)sftp_audit(info, "approval.invalid", "denied", res, -1, NULL,
+	    reason);
+	snprintf(name, sizeof(name), "%s.error", info->user);
+	time_rfc3339_now(now, sizeof(now));
+	buf_init(&b, 4096);
+	if (buf_printf(&b, "decision.yaml was not taken (%s):\n%s\n", now,
+	    reason) != 0 || write_durably(dfd, name, b.data, b.len) != 0)
+		log_warnx("sftp: decision.error of %s on %s not written",
+		    info->user, res->name1);
+	buf_free(&b);
+}
+
 /* An approver's decision.yaml was uploaded (h->fd is the .new file). */
 uint32_t
 sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
@@ -281,6 +439,7 @@ sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
 	const struct sftp_session_info *info = s->info;
 	struct decision_doc *doc = NULL;
 	char newname[SFTP_MAX_NAME + 8], where[600], detail[64], hex[65];
+	char errname[SFTP_MAX_NAME + 8];
 	char *data;
 	const char *leaf;
 	struct diag d;
@@ -291,6 +450,7 @@ sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
 	if ((dfd = view_open_parent(h->res->rootfd, h->res->rel, &leaf)) < 0)
 		return sftp_errno_status(errno, 1, msg, msglen);
 	snprintf(newname, sizeof(newname), "%s.new", leaf);
+	snprintf(errname, sizeof(errname), "%s.error", info->user);
 	if ((data = malloc(REQUEST_YAML_MAX + 1)) == NULL) {
 		snprintf(msg, msglen, "Out of memory");
 		goto fail;
@@ -300,17 +460,22 @@ sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
 		goto fail;
 	}
 	if (n > REQUEST_YAML_MAX) {
-		snprintf(msg, msglen, "decision.yaml is larger than %d bytes",
-		    REQUEST_YAML_MAX);
-		goto fail;
+		snprintf(msg, msglen, "decision.yaml is larger than %d bytes; "
+		    "decision not recorded", REQUEST_YAML_MAX);
+		goto refused;
 	}
 	diag_clear(&d);
 	if (decision_doc_parse(&doc, data, (size_t)n, "decision.yaml",
 	    &d) != 0) {
 		diag_format(&d, where, sizeof(where));
 		snprintf(msg, msglen, "%s; decision not recorded", where);
-		goto fail;
+		goto refused;
 	}
+	if (!decision_awaited(h->res->rootfd, h->res->name1, msg, msglen))
+		goto refused;
+	/* A decision taken clears an earlier refusal. */
+	if (unlinkat(dfd, errname, 0) == 0)
+		(void)fsync(dfd);
 	if (renameat(dfd, newname, dfd, leaf) != 0 || fsync(dfd) != 0) {
 		code = sftp_errno_status(errno, 1, msg, msglen);
 		goto fail;
@@ -332,6 +497,8 @@ sftp_decision(struct sftp_server *s, struct handle *h, char *msg,
 	snprintf(msg, msglen, "Decision recorded: %s", detail + 9);
 	code = SSH_FX_OK;
 	goto out;
+refused:
+	decision_refused(s, h->res, dfd, msg);
 fail:
 	(void)unlinkat(dfd, newname, 0);
 out:

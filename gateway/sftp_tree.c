@@ -404,6 +404,7 @@ do_rename(struct sftp_server *s, uint32_t id, struct sftp_rd *r,
 			snprintf(msg, sizeof(msg), "request.yaml larger than "
 			    "%d bytes or unreadable; not submitted",
 			    REQUEST_YAML_MAX);
+			sftp_request_refused(s, &nres, NULL, msg);
 			goto out;
 		}
 		code = sftp_submit(s, &nres, data, (size_t)got, ores.rel, msg,

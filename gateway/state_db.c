@@ -7,12 +7,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -70,6 +73,23 @@ migrate(struct state_db *db)
 		"ALTER TABLE requests ADD COLUMN note TEXT NOT NULL DEFAULT '';",
 		"ALTER TABLE requests ADD COLUMN shown INTEGER NOT NULL"
 		" DEFAULT 0;",
+		/* 3: the outbox of e-mail notifications (gateway/notify*.c).
+		 * A message is queued in the transaction of the state change
+		 * that causes it; (key, user) makes a repeat harmless. */
+		"CREATE TABLE IF NOT EXISTS outbox("
+		" id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL,"
+		" event TEXT NOT NULL, user TEXT NOT NULL, addr TEXT NOT NULL,"
+		" contract TEXT NOT NULL DEFAULT '',"
+		" request TEXT NOT NULL DEFAULT '',"
+		" release TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL,"
+		" body TEXT NOT NULL, created INTEGER NOT NULL,"
+		" state TEXT NOT NULL DEFAULT 'queued',"
+		" tries INTEGER NOT NULL DEFAULT 0,"
+		" next_try INTEGER NOT NULL DEFAULT 0,"
+		" error TEXT NOT NULL DEFAULT '',"
+		" audited INTEGER NOT NULL DEFAULT 0, UNIQUE(key, user));"
+		"CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state,"
+		" next_try);",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -107,6 +127,20 @@ state_db_open(struct state_db **out, const char *state_dir, struct diag *d)
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return diag_set(d, RG_EINVAL, state_dir, 0, 0,
 		    "path too long");
+	/*
+	 * The worker's alone, never the sessions': owner-only whatever the
+	 * umask (SQLite gives -wal and -shm the database file's mode). Made
+	 * here when missing; an existing file is only chmod()ed: closing a
+	 * descriptor of a database another connection of this process has
+	 * open (the notification sender's) would drop that connection's
+	 * POSIX locks.
+	 */
+	if ((n = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) != -1)
+		(void)close(n);
+	else if (errno != EEXIST || chmod(path, 0600) == -1)
+		return diag_set(d, RG_EIO, path, 0, 0, "open: %s",
+		    strerror(errno));
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return RG_ENOMEM;
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
@@ -719,4 +753,129 @@ state_db_tokens_others(struct state_db *db, const char *contract,
 	*paths = v;
 	*n = nv;
 	return RG_OK;
+}
+
+/* ---- the outbox of e-mail notifications ------------------------------ */
+
+/* Queue one message unless (key, user) is there already. */
+int
+state_db_outbox_add(struct state_db *db, const char *key,
+    const struct outbox_rec *m)
+{
+	sqlite3_stmt *st;
+
+	st = prep(db, "INSERT OR IGNORE INTO outbox(key, event, user, addr,"
+	    " contract, request, release, subject, body, created, next_try)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10);", key,
+	    m->event, m->user, m->addr, m->contract, m->request, m->release,
+	    m->subject, m->body, NULL);
+	if (st == NULL)
+		return RG_EDB;
+	sqlite3_bind_int64(st, 10, m->created);
+	return step_done(st);
+}
+
+/* Queued messages due at now, or ended ones not yet audited. */
+int
+state_db_outbox_list(struct state_db *db, int64_t now, int unaudited,
+    size_t max, struct outbox_rec **v, size_t *n)
+{
+	struct outbox_rec *a;
+	sqlite3_stmt *st;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	if (max == 0)
+		return RG_OK;
+	if ((a = calloc(max, sizeof(*a))) == NULL)
+		return RG_ENOMEM;
+	st = prep(db, unaudited ?
+	    "SELECT id, event, user, addr, contract, request, release,"
+	    " subject, body, created, state, tries, next_try, error FROM outbox"
+	    " WHERE state IN ('sent', 'failed') AND audited = 0 AND ?1 >= 0"
+	    " ORDER BY id LIMIT ?2;" :
+	    "SELECT id, event, user, addr, contract, request, release,"
+	    " subject, body, created, state, tries, next_try, error FROM outbox"
+	    " WHERE state = 'queued' AND next_try <= ?1 ORDER BY next_try, id"
+	    " LIMIT ?2;", NULL);
+	if (st == NULL) {
+		free(a);
+		return RG_EDB;
+	}
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct outbox_rec *m = &a[(*n)++];
+
+		m->id = sqlite3_column_int64(st, 0);
+		col_text(st, 1, m->event, sizeof(m->event));
+		col_text(st, 2, m->user, sizeof(m->user));
+		col_text(st, 3, m->addr, sizeof(m->addr));
+		col_text(st, 4, m->contract, sizeof(m->contract));
+		col_text(st, 5, m->request, sizeof(m->request));
+		col_text(st, 6, m->release, sizeof(m->release));
+		col_text(st, 7, m->subject, sizeof(m->subject));
+		col_text(st, 8, m->body, sizeof(m->body));
+		m->created = sqlite3_column_int64(st, 9);
+		col_text(st, 10, m->state, sizeof(m->state));
+		m->tries = sqlite3_column_int(st, 11);
+		m->next_try = sqlite3_column_int64(st, 12);
+		col_text(st, 13, m->error, sizeof(m->error));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(a);
+		*n = 0;
+		return RG_EDB;
+	}
+	*v = a;
+	return RG_OK;
+}
+
+/* Store the end of one try. */
+int
+state_db_outbox_update(struct state_db *db, int64_t id, const char *state,
+    int tries, int64_t next_try, const char *error)
+{
+	sqlite3_stmt *st;
+
+	st = prep(db, "UPDATE outbox SET state = ?1, error = ?2, tries = ?3,"
+	    " next_try = ?4, audited = 0 WHERE id = ?5;", state,
+	    error ? error : "", NULL);
+	if (st == NULL)
+		return RG_EDB;
+	sqlite3_bind_int(st, 3, tries);
+	sqlite3_bind_int64(st, 4, next_try);
+	sqlite3_bind_int64(st, 5, id);
+	return step_done(st);
+}
+
+/* The notify.* record of a message is written. */
+int
+state_db_outbox_audited(struct state_db *db, int64_t id)
+{
+	sqlite3_stmt *st;
+
+	st = prep(db, "UPDATE outbox SET audited = 1 WHERE id = ?1;", NULL);
+	if (st == NULL)
+		return RG_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(st);
+}
+
+/* Published releases expiring on a day in [from, to]. */
+int
+state_db_releases_expiring(struct state_db *db, long from, long to,
+    char (**ids)[RG_ID_MAX], size_t *n)
+{
+	sqlite3_stmt *st;
+
+	st = prep(db, "SELECT id FROM releases WHERE state = 'published' AND"
+	    " expires_day >= ?1 AND expires_day <= ?2 ORDER BY id;", NULL);
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, from);
+		sqlite3_bind_int64(st, 2, to);
+	}
+	return collect_ids(st, ids, n);
 }

@@ -3,8 +3,11 @@
  *
  *   /requests/NAME/FILE      staff: STATE/spool/staff/USER/NAME/FILE
  *   /approvals/ID/FILE       approver: STATE/requests/ID/{report.txt,
- *                            status.json,request.yaml} read-only, and
- *                            decision.yaml = requests/ID/decisions/USER.yaml
+ *                            status.json,request.yaml} read-only, the
+ *                            extract files = requests/ID/files/NAME
+ *                            read-only, decision.yaml =
+ *                            requests/ID/decisions/USER.yaml and, read-only,
+ *                            decision.error = requests/ID/decisions/USER.error
  *   /releases/CID/FILE       contractor: STATE/releases/CID/ read-only,
  *                            and /releases/gateway.asc
  *   /audit/FILE              officer: STATE/audit-export/ read-only
@@ -49,6 +52,10 @@ struct view {
 static const char *const approval_files[] = {
 	"report.txt", "status.json", "request.yaml",
 };
+
+/* requests/ID/FILES_DIR/NAME: the request's extract files, linked there by
+ * the worker (worker_extracts_link()). */
+#define FILES_DIR	"files"
 
 /* The session info the view was built for (borrowed). */
 const struct sftp_session_info *
@@ -531,12 +538,23 @@ resolve_approvals(struct view *v, char **c, size_t n, enum vintent intent,
 		return deny(res, intent, msg, len, "Permission denied: a "
 		    "decision cannot be removed; upload a new one");
 	}
+	if (strcmp(res->leaf, "decision.error") == 0) {
+		/* Why this approver's last decision.yaml was not taken. */
+		snprintf(res->rel, sizeof(res->rel), "%s/decisions/%s.error",
+		    res->name1, v->info->user);
+		return intent == VI_LOOKUP ? SSH_FX_OK : deny(res, intent, msg,
+		    len, "Permission denied: decision.error is written by "
+		    "relgate; upload a new decision.yaml");
+	}
 	for (i = 0; i < RG_ARRAY_LEN(approval_files); i++)
 		if (strcmp(res->leaf, approval_files[i]) == 0)
 			break;
-	if (i == RG_ARRAY_LEN(approval_files))
-		return absent(res, intent, msg, len);
-	snprintf(res->rel, sizeof(res->rel), "%s/%s", res->name1, res->leaf);
+	if (i < RG_ARRAY_LEN(approval_files))
+		snprintf(res->rel, sizeof(res->rel), "%s/%s", res->name1,
+		    res->leaf);
+	else	/* an extract file; nothing else of the record exists */
+		snprintf(res->rel, sizeof(res->rel), "%s/" FILES_DIR "/%s",
+		    res->name1, res->leaf);
 	return intent == VI_LOOKUP ? SSH_FX_OK : deny(res, intent, msg, len,
 	    "Permission denied: read-only; upload decision.yaml");
 }
@@ -741,6 +759,50 @@ list_area(struct view *v, const char *name, int (*cb)(void *, const char *,
 	return cb(arg, name, &st);
 }
 
+/* The extract files of request id (requests/ID/files/), read-only. */
+static int
+list_extracts(struct view *v, const char *id, int (*cb)(void *arg,
+    const char *name, const struct stat *st), void *arg)
+{
+	char rel[SFTP_MAX_NAME + 16];
+	struct dirent *de;
+	struct vres sub;
+	struct stat st;
+	size_t i;
+	DIR *dp;
+	int fd, rc = 0;
+
+	memset(&sub, 0, sizeof(sub));
+	sub.area = VA_APPROVALS;
+	sub.kind = VN_REAL;
+	snprintf(rel, sizeof(rel), "%s/" FILES_DIR, id);
+	if ((fd = view_openat(v->requestsfd, rel, O_RDONLY | O_DIRECTORY,
+	    0)) < 0)
+		return 0;	/* none linked (yet) */
+	if ((dp = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (rc == 0 && (de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.' || !plain_name(de->d_name) ||
+		    strcmp(de->d_name, "decision.yaml") == 0 ||
+		    strcmp(de->d_name, "decision.error") == 0)
+			continue;
+		for (i = 0; i < RG_ARRAY_LEN(approval_files); i++)
+			if (strcmp(de->d_name, approval_files[i]) == 0)
+				break;
+		if (i < RG_ARRAY_LEN(approval_files))
+			continue;	/* shadowed by relgate's own */
+		if (fstatat(dirfd(dp), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+		    !shown(&sub, &st))
+			continue;
+		rc = cb(arg, de->d_name, &st);
+	}
+	closedir(dp);
+	return rc;
+}
+
 /* Entries of a synthetic folder. */
 int
 view_list_synth(struct view *v, const struct vres *res,
@@ -810,6 +872,14 @@ view_list_synth(struct view *v, const struct vres *res,
 		if (rc == 0 && view_statat(v->requestsfd, rel, &st) == 0 &&
 		    S_ISREG(st.st_mode) && shown(&sub, &st))
 			rc = cb(arg, "decision.yaml", &st);
+		sub.special = VS_NONE;
+		snprintf(rel, sizeof(rel), "%s/decisions/%s.error", res->name1,
+		    v->info->user);
+		if (rc == 0 && view_statat(v->requestsfd, rel, &st) == 0 &&
+		    S_ISREG(st.st_mode) && shown(&sub, &st))
+			rc = cb(arg, "decision.error", &st);
+		if (rc == 0)
+			rc = list_extracts(v, res->name1, cb, arg);
 		return rc;
 	}
 	if (res->area == VA_RELEASES && res->depth == 0) {

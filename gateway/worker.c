@@ -24,11 +24,13 @@
 #include "audit/audit.h"
 #include "contracts/contracts.h"
 #include "gateway/gateway.h"
+#include "gateway/notify.h"
 #include "gateway/worker_internal.h"
 #include "keys/keys.h"
 
 #define WAKE_MS		5000
 #define RETRY_SECS	60	/* approved but not yet published */
+#define EXPIRING_SECS	600	/* look for releases expiring in 2 days */
 
 volatile int worker_stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -83,6 +85,17 @@ load_config(struct worker *w)
 	if ((rc = config_dir_load(&cd, w->config_dir, &d)) != RG_OK) {
 		log_warnx("config %s: %s", w->config_dir, d.msg);
 		return rc;
+	}
+	if (w->cd != NULL) {
+		size_t i;
+
+		/* a relgate.yaml that does not load keeps the running
+		 * settings, as in the master (users and contracts reload) */
+		for (i = 0; i < cd->n_problems; i++)
+			if (cd->problems[i].kind == 0) {
+				cd->cfg = w->cd->cfg;
+				break;
+			}
 	}
 	config_dir_free(w->cd);
 	w->cd = cd;
@@ -288,8 +301,9 @@ worker_open(struct worker *w, const char *config_dir, const char *state_dir,
 	int rc;
 
 	memset(w, 0, sizeof(*w));
-	/* Nothing the worker makes is for others beyond the sessions' group. */
-	(void)umask(027);
+	/* Nothing the worker makes is for others beyond the sessions' group,
+	 * and without run_as nothing is for the group either. */
+	worker_umask_set();
 	rg_strlcpy(w->config_dir, config_dir, sizeof(w->config_dir));
 	rg_strlcpy(w->state_dir, state_dir, sizeof(w->state_dir));
 	w->threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
@@ -312,6 +326,7 @@ worker_open(struct worker *w, const char *config_dir, const char *state_dir,
 static void
 worker_close(struct worker *w)
 {
+	notify_sender_stop(w->notify);
 	state_db_close(w->db);
 	config_dir_free(w->cd);
 	audit_close(w->audit);
@@ -332,6 +347,12 @@ worker_run_once(const char *config_dir, const char *state_dir,
 			rc = drain(&w, &did);
 		if (rc == RG_OK)
 			rc = worker_expire_due(&w);
+		if (rc == RG_OK)
+			rc = notify_queue_expiring(&w);
+		/* The outbox once, on this thread. */
+		if (rc == RG_OK)
+			(void)notify_outbox_pass(w.state_dir,
+			    &w.cd->cfg.notify, NULL, NULL);
 	}
 	worker_close(&w);
 	return rc;
@@ -345,7 +366,7 @@ worker_run(const char *config_dir, const char *state_dir)
 	struct worker w;
 	struct diag d;
 	char q[PATH_MAX];
-	time_t last_retry = time(NULL);
+	time_t last_retry = time(NULL), last_expiring = 0;
 	int in = -1, rc, did;
 
 	memset(&sa, 0, sizeof(sa));
@@ -369,6 +390,11 @@ worker_run(const char *config_dir, const char *state_dir)
 		worker_close(&w);
 		return 1;
 	}
+	/* The e-mail sender: a thread of its own, started once confined
+	 * (Landlock holds for threads made after it). */
+	if (notify_sender_start(&w.notify, state_dir, &w.cd->cfg.notify, &d) !=
+	    RG_OK)
+		log_warnx("release worker: %s", d.msg);
 	log_info("release worker started");
 	if (worker_path(q, sizeof(q), "%s/queue", state_dir) == 0 &&
 	    (in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1 &&
@@ -385,12 +411,18 @@ worker_run(const char *config_dir, const char *state_dir)
 			reload_flag = 0;
 			if (load_config(&w) == RG_OK) {
 				import_recipient_keys(&w);
+				notify_sender_config(w.notify,
+				    &w.cd->cfg.notify);
 				log_info("release worker: config reloaded");
 			}
 		}
 		if (drain(&w, &did) != RG_OK)
 			did = 0;
 		(void)worker_expire_due(&w);
+		if (did || time(NULL) - last_expiring >= EXPIRING_SECS) {
+			last_expiring = time(NULL);
+			(void)notify_queue_expiring(&w);
+		}
 		if (time(NULL) - last_retry >= RETRY_SECS) {
 			last_retry = time(NULL);
 			(void)publish_pending(&w);

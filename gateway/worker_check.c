@@ -775,6 +775,10 @@ conclude(struct check_job *j, int passed)
 	if (rc != RG_OK)
 		return rc;
 	j->r->rows = (int64_t)rows;
+	/* What the approvers are asked to authorise, for them to read: the
+	 * extract files, once the checks have read them. */
+	if (passed)
+		(void)worker_extracts_link(j->w, j->r, j->doc);
 	if (!passed) {
 		if (j->r->release[0])
 			(void)state_db_release_drop(j->w->db, j->r->release);

@@ -144,6 +144,44 @@ int	state_db_tokens_add(struct state_db *db, const char *contract,
 int	state_db_tokens_others(struct state_db *db, const char *contract,
 	    char (**paths)[1024], size_t *n);
 
+/* The outbox of e-mail notifications (gateway/notify*.c). A message is
+ * queued, then sent or failed (given up); audited says whether its
+ * notify.sent / notify.failed record is written. */
+struct outbox_rec {
+	int64_t	id;
+	char	event[32];
+	char	user[RG_NAME_MAX];
+	char	addr[256];
+	char	contract[RG_ID_MAX];
+	char	request[RG_ID_MAX];
+	char	release[RG_ID_MAX];
+	char	subject[256];
+	char	body[4096];
+	int64_t	created;		/* unix seconds */
+	char	state[12];		/* queued, sent, failed */
+	int	tries;
+	int64_t	next_try;		/* unix seconds */
+	char	error[512];		/* the relay's last error */
+};
+
+/* Queue one message; an existing (key, m->user) is kept (RG_OK too). */
+int	state_db_outbox_add(struct state_db *db, const char *key,
+	    const struct outbox_rec *m);
+/* Up to max queued messages due at `now` (oldest first), or, with
+ * unaudited set, sent or failed ones whose record is not yet written.
+ * *v (free()) holds *n. */
+int	state_db_outbox_list(struct state_db *db, int64_t now, int unaudited,
+	    size_t max, struct outbox_rec **v, size_t *n);
+/* A send ended: state `sent` or `failed` (audited = 0), or `queued` again
+ * with next_try; tries and error as given. */
+int	state_db_outbox_update(struct state_db *db, int64_t id,
+	    const char *state, int tries, int64_t next_try, const char *error);
+/* Its notify.* record is written. */
+int	state_db_outbox_audited(struct state_db *db, int64_t id);
+/* Releases published that expire on a day in [from, to]. */
+int	state_db_releases_expiring(struct state_db *db, long from, long to,
+	    char (**ids)[RG_ID_MAX], size_t *n);
+
 /* ---- packages (gateway/package.c) ------------------------------------ */
 
 #define PACKAGE_HEAD_MAX	(8u << 20)	/* manifest + sums, as tar */
@@ -252,6 +290,7 @@ struct config_dir;
 struct contract;
 struct audit;
 struct audit_event;
+struct notify_sender;
 
 struct worker {
 	char	config_dir[1024];
@@ -260,6 +299,7 @@ struct worker {
 	struct state_db *db;
 	struct audit *audit;
 	int	threads;		/* zstd threads beside the check pass */
+	struct notify_sender *notify;	/* NULL in --once runs */
 };
 
 /* Stop requested (SIGTERM/SIGINT): long passes give up and leave the
@@ -270,12 +310,18 @@ extern volatile int worker_stop_flag;
 int	worker_audit(struct worker *w, const struct audit_event *ev);
 /*
  * Modes: what sessions read (status.json, report.txt, meta.json,
- * request.yaml, releases) is group-readable: relgated runs the worker in the
- * sessions' group (docs/internals.md); everything else is owner-only.
+ * request.yaml, releases) is group-readable when relgated runs the worker
+ * in the sessions' group under run_as (docs/internals.md); everything else,
+ * and everything without run_as, is owner-only: worker_umask_set() takes
+ * the group bits away then (files and the folders worker_mkdir makes).
  */
 #define WORKER_SHARED_FILE	0640
 #define WORKER_SHARED_DIR	0750
 #define WORKER_DECISIONS_DIR	0770	/* sessions store decisions there */
+
+/* Set the worker's umask: 027 when it runs as root under another group
+ * (relgated with run_as), else 077. */
+void	worker_umask_set(void);
 
 /*
  * Start writeback of what was written to fd since *kicked once 8 MiB have
@@ -305,6 +351,14 @@ int	worker_download(struct worker *w, const char *entry,
 	    const char *contract, const char *release, const char *user);
 /* Expire releases past download_days or max_downloads. */
 int	worker_expire_due(struct worker *w);
+/* worker_approver.c: the approvers' view of a request beyond its status
+ * files. Link the extract files doc names into requests/ID/files/. */
+struct request_doc;
+int	worker_extracts_link(struct worker *w, const struct request_rec *r,
+	    const struct request_doc *doc);
+/* A decision not taken: approval.invalid, and decisions/USER.error. */
+int	worker_decision_refused(struct worker *w, const struct request_rec *r,
+	    const char *user, const char *reason);
 /* worker_status.c: rewrite status.json and report.txt in requests/ID/ and
  * the spool folder. */
 int	worker_status_write(struct worker *w, const struct request_rec *r);

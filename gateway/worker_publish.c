@@ -159,7 +159,12 @@ worker_decision(struct worker *w, const char *request_id, const char *user)
 	if (rc != RG_OK) {
 		log_warnx("%s: decision of %s unreadable: %s", r.id, user,
 		    d.msg);
-		return RG_OK;
+		if (rc == RG_ENOENT)
+			return RG_OK;
+		diag_format(&d, detail, sizeof(detail));
+		strncat(detail, "; decision not taken", sizeof(detail) -
+		    strlen(detail) - 1);
+		return worker_decision_refused(w, &r, user, detail);
 	}
 	audit_event_init(&ev, "approval.granted", "ok");
 	ev.user = user;
@@ -185,13 +190,29 @@ worker_decision(struct worker *w, const char *request_id, const char *user)
 		goto out;
 	}
 	if (strcmp(r.state, RQ_AWAITING) != 0) {
-		snprintf(detail, sizeof(detail),
-		    "decision ignored: the request is %s", r.state);
-		ev.type = dd->decision == DECISION_REJECT ?
-		    "request.rejected" : "approval.granted";
-		ev.outcome = "denied";
-		ev.detail = detail;
-		rc = worker_audit(w, &ev);
+		/* Already taken (a queue entry repeated after a crash): the
+		 * approval counted, or the rejection that ended it. */
+		(void)state_db_approvals(w->db, r.id, names, APPROVERS_MAX,
+		    &n);
+		for (i = 0; i < n && strcmp(names[i], user) != 0; i++)
+			;
+		snprintf(detail, sizeof(detail), "rejected by %s:", user);
+		if ((dd->decision == DECISION_APPROVE && i < n) ||
+		    (dd->decision == DECISION_REJECT &&
+		    strcmp(r.state, RQ_REJECTED) == 0 &&
+		    strncmp(r.note, detail, strlen(detail)) == 0)) {
+			rc = RG_OK;
+			goto out;
+		}
+		/* The session refuses at CLOSE what status.json already
+		 * shows; this is what changed since. */
+		snprintf(detail, sizeof(detail), strcmp(r.state,
+		    RQ_CHECKING) == 0 || strcmp(r.state, RQ_SUBMITTED) == 0 ?
+		    "the request is still being checked (%s); upload "
+		    "decision.yaml again once it awaits approval; decision "
+		    "not taken" : "the request is already %s and no longer "
+		    "awaits a decision; decision not taken", r.state);
+		rc = worker_decision_refused(w, &r, user, detail);
 		goto out;
 	}
 	if (dd->decision == DECISION_REJECT) {

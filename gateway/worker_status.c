@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "gateway/notify.h"
 #include "gateway/worker_internal.h"
 
 #define STATUS_MAX	(4u << 20)
@@ -46,10 +48,26 @@ worker_writeback(int fd, uint64_t off, uint64_t *kicked)
 	*kicked = off;
 }
 
-/* mkdir -p, then set exactly mode on the last component. */
+static mode_t worker_umask = 077;
+
+/*
+ * relgated starts the worker as root in the sessions' group only under
+ * run_as (gateway/daemon.c: worker_start()): only then is anything shared
+ * with a group. Run any other way (without run_as, not as root, or the
+ * relgate-worker program as root) all it makes is owner-only.
+ */
+void
+worker_umask_set(void)
+{
+	worker_umask = geteuid() == 0 && getegid() != 0 ? 027 : 077;
+	(void)umask(worker_umask);
+}
+
+/* mkdir -p, then set exactly mode (less the umask) on the last component. */
 int
 worker_mkdir(const char *path, mode_t mode)
 {
+	mode &= ~worker_umask;
 	if (dir_make(path, mode) != 0 || chmod(path, mode) != 0)
 		return RG_EIO;
 	return RG_OK;
@@ -244,13 +262,24 @@ worker_set_state(struct worker *w, struct request_rec *r, const char *state,
 	rg_strlcpy(r->state, state, sizeof(r->state));
 	if (note != NULL)
 		rg_strlcpy(r->note, note, sizeof(r->note));
-	if ((rc = state_db_request_put(w->db, r)) != RG_OK) {
+	/* The e-mails the change causes are queued in its transaction:
+	 * both are stored, or neither. */
+	if ((rc = state_db_begin(w->db)) != RG_OK ||
+	    (rc = state_db_request_put(w->db, r)) != RG_OK) {
+		state_db_rollback(w->db);
 		log_warnx("%s: cannot store state %s", r->id, state);
 		return rc;
 	}
 	/* Pick up the stored time of the change. */
 	if (state_db_request_get(w->db, r->id, &cur) == RG_OK)
 		rg_strlcpy(r->updated, cur.updated, sizeof(r->updated));
+	if ((rc = notify_queue_state(w, r)) != RG_OK ||
+	    (rc = state_db_commit(w->db)) != RG_OK) {
+		state_db_rollback(w->db);
+		log_warnx("%s: cannot store state %s", r->id, state);
+		return rc;
+	}
+	notify_sender_kick(w->notify);
 	if ((rc = worker_status_write(w, r)) != RG_OK)
 		return rc;
 	return state_db_request_shown(w->db, r->id, r->updated);

@@ -23,10 +23,10 @@
 #define AUTH_LINE_MAX	16384
 #define SK_BLOB_MAX	8192
 
-/* Write the private key (OpenSSH format) and NAME.pub durably. */
+/* Write the private key (OpenSSH format) and NAME.pub (pubmode) durably. */
 static int
 key_write_pair(ssh_key key, const char *path, const char *comment,
-    char *line, size_t linelen, struct diag *d)
+    mode_t pubmode, char *line, size_t linelen, struct diag *d)
 {
 	char *priv = NULL, *pub = NULL, pubpath[1024];
 	struct buf b;
@@ -53,7 +53,7 @@ key_write_pair(ssh_key key, const char *path, const char *comment,
 	    comment != NULL ? comment : "");
 	ssh_string_free_char(pub);
 	if (rc == RG_OK)
-		rc = file_write_atomic(pubpath, b.data, b.len, 0644, d);
+		rc = file_write_atomic(pubpath, b.data, b.len, pubmode, d);
 	if (rc == RG_OK && line != NULL) {
 		if (b.len >= linelen)
 			rc = diag_set(d, RG_ETOOBIG, pubpath, 0, 0,
@@ -72,6 +72,7 @@ static int
 hostkey_ensure(const char *path, enum ssh_keytypes_e type, int bits,
     struct diag *d)
 {
+	char pub[1024];
 	ssh_key key = NULL;
 	int rc;
 
@@ -81,16 +82,22 @@ hostkey_ensure(const char *path, enum ssh_keytypes_e type, int bits,
 			return diag_set(d, RG_ECRYPTO, path, 0, 0,
 			    "host key exists but cannot be read");
 		ssh_key_free(key);
-		/* keep it owner-only even if someone loosened it */
+		/* keep it owner-only even if someone loosened it (the .pub
+		 * too: an earlier relgate made it 0644) */
 		if (chmod(path, 0600) == -1)
 			return diag_set(d, RG_EIO, path, 0, 0, "chmod: %s",
+			    strerror(errno));
+		if ((size_t)snprintf(pub, sizeof(pub), "%s.pub", path) <
+		    sizeof(pub) && chmod(pub, 0600) == -1 && errno != ENOENT)
+			return diag_set(d, RG_EIO, pub, 0, 0, "chmod: %s",
 			    strerror(errno));
 		return RG_OK;
 	}
 	if (ssh_pki_generate(type, bits, &key) != SSH_OK)
 		return diag_set(d, RG_ECRYPTO, path, 0, 0,
 		    "cannot generate a host key");
-	rc = key_write_pair(key, path, "relgated", NULL, 0, d);
+	/* under the state directory: owner-only, the .pub too */
+	rc = key_write_pair(key, path, "relgated", 0600, NULL, 0, d);
 	ssh_key_free(key);
 	return rc;
 }
@@ -553,7 +560,7 @@ ssh_userkey_generate(const char *path, const char *comment, char *line,
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
 		return diag_set(d, RG_ECRYPTO, path, 0, 0,
 		    "cannot generate a key");
-	rc = key_write_pair(key, path, comment, line, linelen, d);
+	rc = key_write_pair(key, path, comment, 0644, line, linelen, d);
 	ssh_key_free(key);
 	return rc;
 }

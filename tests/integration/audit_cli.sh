@@ -180,8 +180,9 @@ last=$(q "SELECT max(seq) FROM records")
 grep -q "^last record: $last$" "$S/audit-export/verify.txt" || fail "verify.txt not current"
 "$R" -c "$C" audit verify --json | python3 -c 'import json,sys; o = json.load(sys.stdin); assert o["ok"] is True and o["bad_seq"] is None' || fail "verify --json"
 # The log is owner-only; the officer view is read-only for its group
-# (the sessions' group under run_as) and closed to others.
+# under run_as (the sessions' group) and, without run_as as here,
+# owner-only too.
 [ -z "$(find "$S/audit" -perm /077 | head -1)" ] || fail "group/other permissions in audit/"
 [ -z "$(find "$S/audit-export" -perm /027 | head -1)" ] || fail "group-write or other permissions in audit-export/"
-[ "$(stat -c %a "$S/audit-export/verify.txt")" = 640 ] || fail "verify.txt mode"
+[ "$(stat -c %a "$S/audit-export/verify.txt")" = 600 ] || fail "verify.txt mode"
 echo "audit CLI checks passed"

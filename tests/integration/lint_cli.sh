@@ -66,11 +66,16 @@ sed -i 's/^version: 1$/version: one/' "$T/e2/contracts/DWP-2026-0051.yaml"
 sed -i 's/^valid_until: 2030-12-31/valid_until: 2030-02-30/' \
 	"$T/e2/users/acme-raj.yaml"
 run mixed 1 -c "$T/e2" lint
-expect mixed "$T/e2/contracts/DWP-2026-0042.yaml:15:21: approver 'iam-sam' is not staff"
+# (an approver must be staff: the user file is bad, named at its roles:
+# line, and the contract naming iam-sam fails with it)
+expect mixed "$T/e2/users/iam-sam.yaml:2:8: an approver must also hold the staff role (roles: [staff, approver])"
+expect mixed "$T/e2/contracts/DWP-2026-0042.yaml:15:21: approver 'iam-sam' is not a user (no valid users/iam-sam.yaml)"
 expect mixed "$T/e2/contracts/DWP-2026-0051.yaml:6:10: 'version' must be a whole number"
 expect mixed "$T/e2/users/acme-raj.yaml:6:14: 'valid_until' is not a valid date (YYYY-MM-DD): '2030-02-30'"
 n=$(grep -vc ': warning: ' "$T/out")
-[ "$n" -eq 4 ] || fail "mixed: want 4 problems, got $n"
+[ "$n" -eq 5 ] || fail "mixed: want 5 problems, got $n"
+grep -q "5 users, 0 contracts loaded; 5 problems" "$T/err" ||
+	fail "mixed: summary: $(cat "$T/err")"
 expect mixed "$T/e2/contracts/DWP-2026-0042.yaml:14:20: person 'acme-raj' is not a user (no valid users/acme-raj.yaml)"
 
 # A person of another organisation; a recipient whose key was removed.

@@ -11,6 +11,7 @@
 #   mfa_user_yaml    the password_hash: line of a user file
 #   enroll_totp USER [CONFDIR]   relgate totp enroll, secret kept for askpass
 #   totp_wait USER   wait for a code USER has not used yet
+#   askpass_count    how many prompts the askpass has answered so far
 # OpenSSH's sftp adds "-oBatchMode yes" at its -b, and batch mode turns
 # keyboard-interactive off: the tests pass -o BatchMode=no before -b. No
 # prompt ever waits for a terminal: SSH_ASKPASS_REQUIRE=force sends each to
@@ -39,9 +40,13 @@ mfa_setup() {
 	chmod 700 "$RG_TEST_TOTP_DIR"
 	# The prompt is $1, "(USER@HOST) Verification code: " since OpenSSH
 	# 8.9: the code is that of USER's secret. The time step answered is
-	# kept in TOTP_DIR/USER.step for totp_wait.
+	# kept in TOTP_DIR/USER.step for totp_wait. Every prompt is logged in
+	# DIR/askpass.log (a refused key must be refused before any).
+	MFA_ASKPASS_LOG=$1/askpass.log
+	: > "$MFA_ASKPASS_LOG"
 	cat > "$1/askpass" <<EOF
 #!/bin/sh
+printf '%s\n' "\$1" >> '$MFA_ASKPASS_LOG'
 case \$1 in
 *"Password:"*)
 	printf '%s\n' '$RG_TEST_PASSWORD' ;;
@@ -82,6 +87,8 @@ enroll_totp() {
 	rm -f "$RG_TEST_TOTP_DIR/$1.out" "$RG_TEST_TOTP_DIR/$1.step"
 	[ -s "$RG_TEST_TOTP_DIR/$1" ]
 }
+
+askpass_count() { wc -l < "$MFA_ASKPASS_LOG" | tr -d ' '; }
 
 # totp_wait USER: relgated takes each code once; a user who logs in again
 # within the same 30 s waits for the next code, as with a phone

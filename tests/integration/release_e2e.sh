@@ -26,11 +26,13 @@ S=$T/state C=$T/etc
 rl_start_relgated
 PID=$RL_PID
 
-# sftp_as USER: batch commands on stdin; output in $T/out
+# sftp_as USER: batch commands on stdin; output in $T/out. Key and
+# password (release_lib.sh): BatchMode=no before -b, which would turn
+# keyboard-interactive off; the askpass answers the prompt.
 sftp_as() {
-	sftp -q -b - -P "$PORT" -i "$T/client/$1/id_ed25519" \
+	sftp -q -o BatchMode=no -b - -P "$PORT" -i "$T/client/$1/id_ed25519" \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-	    -o BatchMode=yes -o LogLevel=ERROR "$1@127.0.0.1" >"$T/out" 2>&1
+	    -o LogLevel=ERROR "$1@127.0.0.1" >"$T/out" 2>&1
 }
 # wait_state USER FOLDER STATE: poll status.json over SFTP
 wait_state() {
@@ -110,6 +112,18 @@ grep -q "FAIL.*identifiers.raw\|identifiers.raw" "$T/report2.txt" || rl_fail "ru
 [ "$(ls "$S/releases/TEST-2026-0001" | grep -c '\.gpg$')" = 1 ] || rl_fail "a failing extract was published"
 rl_ok "failing extract ends failed naming identifiers.raw; nothing published"
 
+# Without run_as, with a release published: everything under the state
+# directory is owner-only (0700 folders, 0600 files, the pid file too), and
+# no other account reads a byte of it.
+. "$top_srcdir/tests/integration/state_modes.sh"
+loose=$(state_not_owner_only "$S")
+[ -z "$loose" ] || rl_fail "not owner-only under the state directory: $loose"
+[ "$(stat -c %a "$S/relgated.pid")" = 600 ] || rl_fail "pid file not 0600"
+ls "$S/releases/TEST-2026-0001/"*.gpg >/dev/null || rl_fail "no published release to look at"
+readable=$(state_read_by_other "$S")
+[ -z "$readable" ] || rl_fail "another account reads: $readable"
+rl_ok "the state is owner-only (0700/0600) with a release published; nobody reads a byte (${readable:-none read})"
+
 # 6. retention: the second complete download (max_downloads: 2) ends it
 echo "get /releases/TEST-2026-0001/$REL.tar.zst.gpg $T/dl/second.gpg" | sftp_as acme-ana || rl_fail "second download"
 cmp -s "$T/dl/second.gpg" "$T/dl/$REL.tar.zst.gpg" || rl_fail "second download differs"
@@ -120,6 +134,7 @@ grep -q "$REL" "$T/out" && rl_fail "expired release still listed"
 rl_ok "after max_downloads complete downloads the release is gone"
 
 "$RELGATE" -c "$C" audit verify >/dev/null || rl_fail "audit verify"
+rl_audit_has auth.login '"detail": *"publickey,password"' || rl_fail "no auth.login naming key and password"
 for t in request.submitted check.passed check.failed approval.granted request.approved release.published file.download release.expired release.purged; do
 	rl_audit_has "$t" || rl_fail "no $t audit record"
 done

@@ -8,6 +8,9 @@
 # Contracts: TEST-2026-0001 (acme-research: person_id verify mode, 1
 # approver of iam-jo/staff-ben), TEST-2026-0002 (beta-analytics: person_id
 # masked by the gateway, 2 approvers).
+# Layered authentication (mfa_lib.sh): every role signs in with its key and
+# the run's password, which the users' files hold; the askpass in $T
+# answers OpenSSH's prompt.
 
 : "${top_builddir:?}" "${top_srcdir:?}"
 RELGATE=$top_builddir/relgate
@@ -16,6 +19,7 @@ WORKER=$top_builddir/gateway/relgate-worker
 # Waits are tuned for native speed; make check-valgrind sets RG_SLOW (a
 # factor) and the polling loops wait that many times longer.
 SLOW=${RG_SLOW:-1}
+. "$top_srcdir/tests/integration/mfa_lib.sh"
 
 rl_fail() { echo "FAIL: $*" >&2; exit 1; }
 rl_ok() { echo "ok - $*"; }
@@ -68,6 +72,7 @@ rl_user() { # NAME ROLES ORG
 		echo "organisation: $3"
 		echo "ssh_keys:"
 		echo "  - $(cat "$T/client/$1/id_ed25519.pub")"
+		mfa_user_yaml
 	} > "$T/etc/users/$1.yaml"
 }
 
@@ -121,12 +126,14 @@ EOF
 rl_setup() {
 	mkdir -p "$T/etc/users" "$T/etc/contracts" "$T/etc/keys/pgp" "$T/state" "$T/gpg"
 	chmod 700 "$T/state" "$T/gpg"
+	mfa_setup "$T"
 	cat > "$T/etc/relgate.yaml" <<EOF
 listen: 127.0.0.1
 port: ${1:-2222}
 state_dir: $T/state
 log: stderr
 checkpoint_every: 50
+$MFA_AUTH_YAML
 EOF
 	rl_user staff-ann staff dwp
 	rl_user staff-ben "staff, approver" dwp

@@ -29,6 +29,13 @@ rl_audit_has check.passed "\"sha256\":\"$(sha256sum < "$T/clean.csv" | cut -c1-6
 	rl_fail "check.passed lacks the extract's sha256"
 rl_ok "clean extract awaits approval as $R1; check.passed has its sha256"
 
+# 1b. the extract is there for the approvers: requests/ID/files/NAME, the
+# same file as the staff spool's (a hard link), made again idempotently
+[ "$(stat -c %d:%i "$S/requests/$R1/files/clean.csv")" = "$(stat -c %d:%i "$S/spool/staff/staff-ann/q1/clean.csv")" ] ||
+	rl_fail "requests/$R1/files/clean.csv is not the submitted extract"
+[ "$(ls -A "$S/requests/$R1/files")" = clean.csv ] || rl_fail "requests/$R1/files holds more than the extract"
+rl_ok "the extract is linked into requests/$R1/files for the approvers"
+
 # 2. the submitter approving their own request is refused and audited
 mkdir -p "$S/requests/$R1/decisions"
 printf 'decision: approve\nreason: mine\n' > "$S/requests/$R1/decisions/staff-ann.yaml"
@@ -92,6 +99,7 @@ grep -q "JK 12 34 56 C" "$S/spool/staff/staff-ann/q2/report.txt" && rl_fail "rep
 rl_audit_has check.failed identifiers.raw || rl_fail "check.failed lacks the rule"
 rl_audit_has check.failed "\"sha256\":\"$(sha256sum < "$T/bad.csv" | cut -c1-64)\"" ||
 	rl_fail "check.failed lacks the extract's sha256"
+[ -e "$S/requests/$(id_of staff-ann q2)/files" ] && rl_fail "a failed request's extract is linked for the approvers"
 rl_ok "failing extract: failed, identifiers.raw named, nothing published"
 
 # 5. withdrawal before approval
@@ -118,6 +126,22 @@ run_worker
 [ "$(state_of staff-ann q4)" = rejected ] || rl_fail "q4 not rejected"
 grep -q "Wrong quarter" "$S/spool/staff/staff-ann/q4/report.txt" || rl_fail "reason not shown"
 rl_ok "rejection with reason"
+
+# 6b. a decision the worker finds it cannot take (the request was decided
+# after the session let it through): approval.invalid, the reason in that
+# approver's decisions/USER.error; the same entry repeated after a crash is
+# not a refusal
+printf 'decision: approve\nreason: Looks fine.\n' > "$S/requests/$R4/decisions/staff-ben.yaml"
+enqueue decision "$R4" staff-ben
+enqueue decision "$R4" iam-jo
+run_worker
+[ "$(state_of staff-ann q4)" = rejected ] || rl_fail "a late decision changed q4"
+grep -q "already rejected" "$S/requests/$R4/decisions/staff-ben.error" || rl_fail "staff-ben.error lacks the reason"
+[ -e "$S/requests/$R4/decisions/iam-jo.error" ] && rl_fail "the repeated rejection was refused"
+rl_audit_has approval.invalid "already rejected" || rl_fail "approval.invalid not audited"
+grep -q '"user":"staff-ben"' "$T/audit.out" || rl_fail "approval.invalid names another user"
+grep -q '"user":"iam-jo"' "$T/audit.out" && rl_fail "the repeated rejection was audited approval.invalid"
+rl_ok "a decision on a rejected request: approval.invalid and decisions/USER.error"
 
 # 7. masking by the gateway, two distinct approvers, beta never sees acme's
 rl_gen_raw 400 5 > "$T/raw.csv"

@@ -7,9 +7,12 @@ NSESSIONS sessions from 127.0.0.1, as users load-00 .. load-(NUSERS-1)
 (private keys KEYDIR/load-NN), all logged in at the same time (a barrier
 holds each one until every session is in), then each makes its own
 request folder, uploads a small file of its own random bytes, downloads
-it and compares. Meanwhile, from every SOURCE address (another loopback
+it and compares. Each logs in with its key and then what relgated asks
+at the keyboard-interactive prompt (mfa_client.login: the run's password,
+RG_TEST_PASSWORD). Meanwhile, from every SOURCE address (another loopback
 address), a client tries ATTEMPTS logins as "victim" with WRONG_KEY, one
-after another.
+after another: a wrong key must be refused at the key, before any prompt
+(a key accepted, even with "partial success", counts as "IN").
 
 Prints one JSON object: {"ok": n, "failed": [reasons], "elapsed": s,
 "max_concurrent": n, "brute": {SOURCE: ["refused"|"closed", ...]}}.
@@ -24,6 +27,8 @@ import time
 import logging
 
 import paramiko
+
+from mfa_client import login
 
 # Banned connections end before the banner: expected, not worth a traceback.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -64,7 +69,7 @@ def session(i):
             os.path.join(KEYDIR, user))
         t = transport("127.0.0.1")
         step = "auth"
-        t.auth_publickey(user, key)
+        login(t, user, key)
         step = "sftp"
         c = paramiko.SFTPClient.from_transport(t)
         with lock:

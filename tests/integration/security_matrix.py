@@ -3,7 +3,9 @@
 
   security_matrix.py PORT DEMO_DIR OUTSIDE_DIR
 
-DEMO_DIR is what `relgated --demo DEMO_DIR` made (client keys, state dir);
+DEMO_DIR is what `relgated --demo DEMO_DIR` made (client keys, TOTP
+secrets, state dir); each user signs in once, with the demo's factors (the
+key, then the verification code from client/USER/totp.secret);
 OUTSIDE_DIR is a scratch folder outside the state directory that planted
 symlinks point into: nothing may ever appear in it.
 
@@ -32,6 +34,8 @@ import paramiko
 from paramiko import sftp as psftp
 from paramiko.py3compat import long
 from paramiko.sftp_attr import SFTPAttributes
+
+from mfa_client import login
 
 OK, EOF, NSF, PD, FAIL, BAD, UNSUP = 0, 1, 2, 3, 4, 5, 8
 NAMES = {OK: "OK", EOF: "EOF", NSF: "NO_SUCH_FILE", PD: "PERMISSION_DENIED",
@@ -80,7 +84,8 @@ def connect(user):
         os.path.join(DEMO, "client", user, "id_ed25519"))
     t = paramiko.Transport(("127.0.0.1", PORT))
     t.start_client(timeout=30)
-    t.auth_publickey(user, key)
+    login(t, user, key,
+          totp_path=os.path.join(DEMO, "client", user, "totp.secret"))
     return t, paramiko.SFTPClient.from_transport(t)
 
 
@@ -224,10 +229,14 @@ def snapshot():
                 else:
                     snap[rel] = ("d" if st_.S_ISDIR(s.st_mode) else "o", "",
                                  0)
-    # Audit export names only (their contents grow with every record).
+    # Audit export names only (their contents grow with every record),
+    # without the audit writer's temporary files, as above (its rename
+    # of .verify.txt.tmp.PID lasts long enough under valgrind to be seen)
     ae = os.path.join(STATE, "audit-export")
     if os.path.isdir(ae):
         for n in os.listdir(ae):
+            if ".tmp." in n or n.startswith(".tmp"):
+                continue
             p = os.path.join(ae, n)
             snap["audit-export/" + n] = ("l", os.readlink(p), 0) \
                 if os.path.islink(p) else ("e", "", 0)
@@ -460,7 +469,7 @@ def all_ops(role, c, p, exp, own_src, own_dst, data=None):
     for op in ("rename", "posix-rename"):
         run(role, c, op, None, exp["rename-from"], frm=p, to=own_dst)
         want = exp.get(op + "-to", exp["rename-to"])
-        if role == "approver-only" and want is not None:
+        if role == "approver, no contract" and want is not None:
             want = NSF      # it has no file at all to move anywhere
         if want is not None:
             run(role, c, op, None, want, frm=own_src, to=p)
@@ -730,17 +739,24 @@ def approver_rows(r, c, visible, hidden, roots, src, dst, src_removable):
     for rid in visible:
         d = ("/approvals/%s" % rid).encode()
         all_ops(r, c, d, e(RO_DIR, setstat=OK, read=FAIL), src, dst)
-        want = [b"report.txt", b"request.yaml", b"status.json"]
+        # the extract files of the request (request.yaml's files:)
+        want = [b"report.txt", b"request.yaml", b"status.json",
+                b"claims_sample.csv"]
         if rid == ID_PUB and r == "approver":
             want.append(b"decision.yaml")
         listing(r, c, d, want)
         all_ops(r, c, d + b"/request.yaml", e(RO_FILE), src, dst, data=REQ)
+        # the extract, read-only (each read audited file.download)
+        all_ops(r, c, d + b"/claims_sample.csv", e(RO_FILE), src, dst,
+                data=SAMPLE)
         all_ops(r, c, b"//approvals/./" + rid.encode() +
                 b"/../" + rid.encode() + b"//report.txt", e(RO_FILE), src,
                 dst)
         run(r, c, "read", d + b"/status.json", OK)
         for n in (b"/meta.json", b"/decisions", b"/decisions/iam-jo.yaml",
                   b"/decisions/staff-ben.yaml", b"/stage.tar.zst",
+                  b"/files", b"/files/claims_sample.csv",
+                  b"/decision.error", b"/manifest.json",
                   b"/.hidden", b"/report.txt/x", b"/x/y"):
             all_ops(r, c, d + n, e(absent_exp(True), rename_to=PD), src,
                     dst)
@@ -749,7 +765,8 @@ def approver_rows(r, c, visible, hidden, roots, src, dst, src_removable):
     for rid in hidden:
         d = ("/approvals/%s" % rid).encode()
         for p in (d, d + b"/report.txt", d + b"/request.yaml",
-                  d + b"/decision.yaml", d + b"/meta.json"):
+                  d + b"/decision.yaml", d + b"/meta.json",
+                  d + b"/decision.error", d + b"/claims_sample.csv"):
             all_ops(r, c, p, absent_exp(True), src, dst)
     if r == "approver":
         d = ("/approvals/%s/decision.yaml" % ID_PUB).encode()
@@ -788,13 +805,17 @@ def staffben_rows():
 
 
 def pure_approver_rows():
-    # An approver named on no contract sees an empty /approvals.
-    r, c = "approver-only", apr
+    # An approver named on no contract (staff too, as every approver must
+    # be) sees an empty /approvals and an empty /requests.
+    r, c = "approver, no contract", apr
     approver_rows(r, c, [], [ID_A, ID_B, ID_PUB, "R-LINK", "R-FAKE"],
-                  [b"approvals"], b"/approvals/x", b"/approvals/y", False)
-    for p in (b"/requests", b"/requests/open1/data.csv"):
+                  [b"approvals", b"requests"], b"/approvals/x",
+                  b"/approvals/y", False)
+    listing(r, c, b"/requests", [])
+    for p in (b"/requests/open1", b"/requests/open1/data.csv",
+              b"/requests/sub1/claims_sample.csv"):
         run(r, c, "read", p, NSF)
-        run(r, c, "mkdir", p, PD)
+        run(r, c, "stat", p, NSF)
 
 
 def jo_rows():

@@ -20,12 +20,11 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 ETC=$D/etc
-# The demo's approvers (iam-jo, staff-ben) hold staff too: contracts want
-# their approvers to be staff. A user with the approver role alone, on no
-# contract, is added for the pure approver view.
+# Every approver is staff too (a user file with approver alone does not
+# load). An approver named on no contract is added: an empty /approvals.
 mkdir -p "$D/client/rgmx-apr"
 ssh-keygen -q -t ed25519 -N '' -f "$D/client/rgmx-apr/id_ed25519"
-printf 'roles: [approver]\norganisation: dwp\nssh_keys:\n  - %s\n' \
+printf 'roles: [staff, approver]\norganisation: dwp\nssh_keys:\n  - %s\n' \
 	"$(cat "$D/client/rgmx-apr/id_ed25519.pub")" > "$ETC/users/rgmx-apr.yaml"
 # enrolled for TOTP as the demo enrols its users (no restart needed)
 enroll_totp rgmx-apr || fail "relgate totp enroll rgmx-apr"
@@ -38,6 +37,9 @@ grep -v '^ok - ' "$T/matrix.out" || :
 echo "($(grep -c '^ok - ' "$T/matrix.out") cases ok; full list with KEEP_LOG=1)"
 [ -n "${KEEP_LOG:-}" ] && cat "$T/matrix.out"
 check "the role x operation x path matrix holds" [ "$rc" -eq 0 ]
+for u in staff-ann staff-ben iam-jo rgmx-apr acme-ana sec-oli; do
+	check "audit: $u signed in with the key and a code" audit_has auth.login ok "$u" "publickey,totp"
+done
 
 # Denials are audited with the path asked for.
 check "audit: staff-ann's write into a submitted request is access.denied with its path" sh -c "
@@ -56,4 +58,14 @@ leaked = [v for v in vals if v in trail]
 print("%d values looked for, %d found" % (len(vals), len(leaked)))
 sys.exit(1 if leaked or not vals else 0)' "$D/sample/claims_sample.csv" "$T/audit.json"
 check "the audit chain still verifies" "$RELGATE" -c "$ETC" audit verify
+
+# Without run_as (the demo) everything under the state directory is
+# owner-only, the pid file included, and no other account reads a byte.
+. "$top_srcdir/tests/integration/state_modes.sh"
+# (security_matrix.py plants FAKE-001 and R-FAKE there itself, 0644)
+loose=$(state_not_owner_only "$D/state" | grep -v -e /FAKE-001 -e /R-FAKE/ || :)
+check "every folder under the demo's state is 0700, every file 0600 (${loose:-none else})" [ -z "$loose" ]
+check "the pid file is 0600" [ "$(stat -c %a "$D/state/relgated.pid")" = 600 ]
+readable=$(state_read_by_other "$D/state")
+check "no other account reads a file under the state directory (${readable:-none read})" [ -z "$readable" ]
 finish

@@ -2,14 +2,18 @@
 # relgated authentication: public keys of that very user only, on the probe
 # and on the signed attempt; no other method; no channel before
 # authentication (CVE-2018-10933); expired accounts and training refused
-# with the reason in the audit trail.
+# with the reason in the audit trail. Layered authentication is on: the
+# key, then the password (and, for the officer, a TOTP code) at the
+# keyboard-interactive prompt; a refused key is refused before any prompt.
 . "$top_srcdir/tests/integration/ssh_lib.sh"
 
-write_config "auth_failures: {per_source: 50, per_user: 50, window: 60, ban: 60}"
+write_config "auth_failures: {per_source: 50, per_user: 50, window: 60, ban: 60}" \
+	"auth:" "  staff: [publickey, password]" "  officer: [publickey, password, totp]"
 add_user staff-ann "[staff]" dwp
 add_user sec-oli "[officer]" dwp
 add_user old-al "[staff]" dwp "training_expires: 2020-01-31"
 add_user gone-gus "[staff]" dwp "valid_until: 2021-06-30"
+add_user para-pat "[staff]" dwp
 ssh-keygen -q -t ed25519 -N '' -f "$T/keys/stranger"
 start_relgated
 
@@ -20,7 +24,8 @@ wait_audit() { # like audit_has, retried: a refusal is recorded as it ends
 
 out=$($PY "$CLIENT" login "$PORT" staff-ann "$T/keys/staff-ann") && rc=0 || rc=$?
 check "the right key logs in and lists the staff view ($out)" [ "$rc" -eq 0 ]
-check "audit: auth.login ok for staff-ann" wait_audit auth.login ok staff-ann ""
+check "audit: auth.login ok for staff-ann, naming both factors" \
+	wait_audit auth.login ok staff-ann "publickey,password"
 check "audit: session.open for staff-ann" wait_audit session.open ok staff-ann ""
 check "audit: session.close for staff-ann" wait_audit session.close ok staff-ann ""
 
@@ -57,10 +62,26 @@ check "audit: the refusal says the account expired" \
 
 # OpenSSH's own client: the right key works, a wrong one fails.
 printf 'ls /\n' > "$T/ls.b"
-check "OpenSSH sftp logs in with the user's key" sftp_as staff-ann "$T/ls.b"
+check "OpenSSH sftp logs in with the user's key and password" sftp_as staff-ann "$T/ls.b"
 cp "$T/keys/sec-oli" "$T/keys/imposter"; cp "$T/keys/sec-oli.pub" "$T/keys/imposter.pub"
+asked=$(askpass_count)
 check "OpenSSH sftp as staff-ann with sec-oli's key fails" sh -c \
 	"! timeout 30 sftp -q $SSH_OPTS -P $PORT -i $T/keys/sec-oli -b $T/ls.b staff-ann@127.0.0.1 >/dev/null 2>&1"
+check "and was refused at the key, before any prompt" [ "$(askpass_count)" -eq "$asked" ]
+# the officer's role asks for all three: both prompts in one round, in order
+enroll_totp sec-oli
+asked=$(askpass_count)
+check "OpenSSH sftp as sec-oli: key, password and verification code" sftp_as sec-oli "$T/ls.b"
+p1=$(sed -n "$((asked + 1))p" "$MFA_ASKPASS_LOG")
+p2=$(sed -n "$((asked + 2))p" "$MFA_ASKPASS_LOG")
+prompts_ok() {
+	[ "$(askpass_count)" -eq $((asked + 2)) ] &&
+	    [ "$p1" = "(sec-oli@127.0.0.1) Password: " ] &&
+	    [ "$p2" = "(sec-oli@127.0.0.1) Verification code: " ]
+}
+check "two prompts, Password then Verification code ($p1|$p2)" prompts_ok
+check "audit: auth.login ok for sec-oli names the three factors" \
+	wait_audit auth.login ok sec-oli "publickey,password,totp"
 
 out=$($PY "$CLIENT" tries "$PORT" staff-ann "$T/keys/sec-oli" "$T/keys/staff-ann") && rc=0 || rc=$?
 check "after 6 refused attempts a connection gets no more ($out)" [ "$rc" -eq 0 ]
@@ -76,6 +97,22 @@ check "an ssh-rsa (SHA-1) host key is refused" algo_refused HostKeyAlgorithms=ss
 timeout 20 ssh -vvv -C $SSH_OPTS -p "$PORT" -i "$T/keys/staff-ann" staff-ann@127.0.0.1 true > "$T/kex.log" 2>&1 || :
 check "strict key exchange is used (Terrapin)" grep -q "will use strict KEX ordering" "$T/kex.log"
 check "no compression is offered" grep -Eq "compression ctos: none.?$" "$T/kex.log"
+
+# paramiko's SSHClient tries the password method after the key, then
+# keyboard-interactive with the same password: it gets in, and the
+# password-method try is no failed login (three in a row, none counted)
+for i in 1 2 3; do
+	out=$($PY -c '
+import sys, paramiko
+c = paramiko.SSHClient()
+c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+c.connect("127.0.0.1", int(sys.argv[1]), username="para-pat",
+          key_filename=sys.argv[2], password=sys.argv[3],
+          look_for_keys=False, allow_agent=False, timeout=30)
+print(c.open_sftp().listdir("/"))' "$PORT" "$T/keys/para-pat" "$RG_TEST_PASSWORD" 2>&1) && rc=0 || rc=$?
+	check "paramiko SSHClient.connect(key, password) logs in ($i: $out)" [ "$rc" -eq 0 ]
+done
+check "and no auth.failed was recorded for it" eval '! audit_has auth.failed "" para-pat ""'
 
 check "the daemon still serves after all that" sftp_as staff-ann "$T/ls.b"
 finish

@@ -3,6 +3,9 @@
 # with keys made at run time, and helpers to assert on the audit trail.
 # Everything made here is removed on exit; only the daemon we started is
 # stopped (by its pid).
+# Layered authentication is on (mfa_lib.sh): every role signs in with its
+# key and the run's password unless a test gives its own auth: block;
+# enroll_totp USER keeps a TOTP secret for the clients.
 
 set -eu
 
@@ -15,6 +18,7 @@ PY=/usr/bin/python3
 # factor) and the polling loops below wait that many times longer.
 SLOW=${RG_SLOW:-1}
 CLIENT=$top_srcdir/tests/integration/ssh_client.py
+. "$top_srcdir/tests/integration/mfa_lib.sh"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/relgate-ssh.XXXXXX")
 ETC=$T/etc
@@ -23,6 +27,7 @@ LOG=$T/relgated.log
 PID=
 FAILS=0
 mkdir -p "$ETC/users" "$ETC/contracts" "$ETC/keys/pgp"
+mfa_setup "$T"
 
 cleanup() {
 	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
@@ -46,18 +51,25 @@ free_port() {
 }
 PORT=$(free_port)
 
-# write_config [extra yaml lines...]
+# write_config [extra yaml lines...]: with MFA_AUTH_YAML (key and
+# password for every role) unless a line of the caller's is an auth: block
 write_config() {
+	mfa_auth=$MFA_AUTH_YAML
+	for l in "$@"; do
+		case $l in auth:*) mfa_auth= ;; esac
+	done
 	{
 		echo "listen: 127.0.0.1"
 		echo "port: $PORT"
 		echo "state_dir: $STATE"
 		echo "log: stderr"
 		for l in "$@"; do echo "$l"; done
+		[ -z "$mfa_auth" ] || echo "$mfa_auth"
 	} > "$ETC/relgate.yaml"
 }
 
-# add_user NAME ROLES ORG [extra yaml lines...]: key in $T/keys/NAME
+# add_user NAME ROLES ORG [extra yaml lines...]: key in $T/keys/NAME, the
+# run's password
 add_user() {
 	name=$1 roles=$2 org=$3
 	shift 3
@@ -68,6 +80,7 @@ add_user() {
 		echo "organisation: $org"
 		echo "ssh_keys:"
 		echo "  - $(cat "$T/keys/$name.pub")"
+		mfa_user_yaml
 		for l in "$@"; do echo "$l"; done
 	} > "$ETC/users/$name.yaml"
 }
@@ -85,9 +98,11 @@ start_relgated() {
 	cat "$LOG"; echo "relgated did not listen on $PORT"; exit 1
 }
 
-SSH_OPTS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o IdentitiesOnly=yes"
+# BatchMode=no: batch mode turns keyboard-interactive off (sftp -b asks for
+# it after this); the prompts go to the askpass (mfa_lib.sh), never a tty
+SSH_OPTS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=no -o LogLevel=ERROR -o IdentitiesOnly=yes"
 
-# sftp_as USER BATCHFILE: OpenSSH sftp in batch mode
+# sftp_as USER BATCHFILE: OpenSSH sftp in batch mode (SSH_OPTS before -b)
 sftp_as() {
 	timeout 60 sftp -q $SSH_OPTS -P "$PORT" -i "$T/keys/$1" -b "$2" "$1@127.0.0.1"
 }

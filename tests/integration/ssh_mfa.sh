@@ -54,7 +54,8 @@ mfa_user nina "[staff]"
 mfa_user eve "[staff]"
 mfa_user fay "[staff]"
 mfa_user gil "[staff]"
-for u in ann sam bob carl olga eve fay gil; do
+mfa_user hal "[contractor]"
+for u in ann sam bob carl olga eve fay gil hal; do
 	check "relgate totp enroll $u" enrol "$u"
 done
 check "passwd printed a yescrypt password_hash line" \
@@ -192,7 +193,7 @@ check "the locked-out user is refused even with the right code ($out)" [ "$rc" -
 check "audit: the refusal says banned" wait_audit auth.failed denied eve "banned for now"
 probe gil --secret "$T/mfa/gil.totp"
 check "another user from another source is unaffected ($out)" [ "$rc" -eq 0 ]
-check "the daemon still serves OpenSSH's sftp" mfa_sftp carl "$T/ls.b"
+check "the daemon still serves OpenSSH's sftp" mfa_sftp hal "$T/ls.b"
 audit_json > "$T/audit.json"
 check "no code or password ever reached the audit trail" sh -c \
 	"! grep -q -e '$code' -e 'olga-pw-2026' -e 'long passphrase' '$T/audit.json'"

@@ -622,6 +622,13 @@ test_user_errors(void **state)
 	    "nBAg1Y7DNF1THv2SNrAXm7dO+RR x\n", 4, 5, "does not match");
 	expect_user_error("roles: staff\norganisation: dwp\nssh_keys: []\n",
 	    1, 8, "'roles' must be a list");
+	/* relgate's rule: an approver is staff too */
+	expect_user_error("organisation: dwp\nroles: [approver]\n"
+	    "ssh_keys: []\n", 2, 8, "an approver must also hold the staff "
+	    "role");
+	expect_user_error("roles:\n  - officer\n  - approver\n"
+	    "organisation: dwp\nssh_keys: []\n", 2, 3, "an approver must "
+	    "also hold the staff role");
 	expect_user_error("roles: [staff]\norganisation: dwp\n"
 	    "organisation: dwp2\nssh_keys: []\n", 3, 1,
 	    "duplicate key 'organisation'");
@@ -913,14 +920,35 @@ static void
 test_dir_approver_not_staff(void **state)
 {
 	char *t = contract_with(NULL, NULL, fpr_good);
+	struct config_dir *cd = NULL;
+	struct diag d;
+	char buf[1024];
 
 	(void)state;
 	setup_dir(t);
 	free(t);
-	put("users/iam-sam.yaml", "roles: [approver]\n"
-	    "organisation: dwp\nssh_keys: []\n");
-	expect_dir_problem("contracts/DWP-2026-0042.yaml", 12, 21,
-	    "approver 'iam-sam' is not staff");
+	/* approver without staff: the user file itself is bad (named at its
+	 * roles: line), so iam-sam is no user and the contract fails too */
+	put("users/iam-sam.yaml", "organisation: dwp\n"
+	    "roles: [officer, approver]\nssh_keys: []\n");
+	assert_int_equal(config_dir_load(&cd, tmpdir, &d), RG_OK);
+	assert_int_equal(cd->n_problems, 2);
+	diag_format(&cd->problems[0].diag, buf, sizeof(buf));
+	assert_string_equal(cd->problems[0].diag.file, p("users/iam-sam.yaml"));
+	assert_int_equal(cd->problems[0].kind, 1);
+	assert_int_equal(cd->problems[0].diag.line, 2);
+	assert_int_equal(cd->problems[0].diag.column, 8);
+	assert_non_null(strstr(buf, "an approver must also hold the staff "
+	    "role"));
+	diag_format(&cd->problems[1].diag, buf, sizeof(buf));
+	assert_string_equal(cd->problems[1].diag.file,
+	    p("contracts/DWP-2026-0042.yaml"));
+	assert_int_equal(cd->problems[1].diag.line, 12);
+	assert_int_equal(cd->problems[1].diag.column, 21);
+	assert_non_null(strstr(buf, "approver 'iam-sam' is not a user"));
+	assert_null(config_dir_user(cd, "iam-sam"));
+	assert_non_null(config_dir_user(cd, "iam-jo"));
+	config_dir_free(cd);
 	put("users/iam-sam.yaml", "roles: [staff]\n"
 	    "organisation: dwp\nssh_keys: []\n");
 	expect_dir_problem("contracts/DWP-2026-0042.yaml", 12, 21,

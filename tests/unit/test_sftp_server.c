@@ -111,6 +111,12 @@ setup(void **st)
 	mkfile("requests/R-1/status.json", "{\"state\": \"awaiting_approval\"}");
 	mkfile("requests/R-1/request.yaml", "contract: DEMO-1\n");
 	mkfile("requests/R-1/stage.tar.zst", "staged");
+	/* the extract, as the worker links it; a leftover temporary */
+	mkd("requests/R-1/files");
+	mkfile("requests/R-1/files/data.csv", "person_id,region\nA1,North\n");
+	mkfile("requests/R-1/files/.tmp.data.csv", "half");
+	mkd("requests/R-2/files");
+	mkfile("requests/R-2/files/own.csv", "ben's own\n");
 	mkfile("requests/R-2/meta.json", "{\"submitter\": \"staff-ben\", "
 	    "\"contract\": \"DEMO-1\"}");
 	mkfile("requests/R-2/report.txt", "x");
@@ -845,17 +851,60 @@ test_staff_upload_and_submit(void **st)
 	    "contract: DEMO-1\nfiles: [../q3/data.csv]\n", 41),
 	    SSH_FX_FAILURE);
 	assert_int_equal(queued(QUEUE_SUBMIT, NULL), 0);
+	/* each refusal is audited request.invalid with its reason, which
+	 * status.json ("invalid") and report.txt of the folder carry too */
+	assert_int_equal(audited("request.invalid",
+	    "/requests/q3/request.yaml", "not submitted", NULL), 3);
+	assert_int_equal(audited("request.invalid",
+	    "/requests/q3/request.yaml", "'../q3/data.csv' is not a file "
+	    "name", NULL), 1);
+	assert_int_equal(get(c, "/requests/q3/status.json", &data, &len),
+	    SSH_FX_OK);
+	assert_non_null(strstr(data, "\"state\": \"invalid\""));
+	assert_non_null(strstr(data, "\"request\": null"));
+	assert_non_null(strstr(data, "'../q3/data.csv' is not a file name"));
+	free(data);
+	assert_int_equal(get(c, "/requests/q3/report.txt", &data, &len),
+	    SSH_FX_OK);
+	assert_non_null(strstr(data, "State:     invalid\n"));
+	assert_non_null(strstr(data, "request.yaml was refused: request.yaml:"));
+	assert_non_null(strstr(data, "'../q3/data.csv' is not a file name"));
+	free(data);
+	/* still relgate's own: not writable by staff */
+	assert_int_equal(put(c, "/requests/q3/status.json", "{}", 2),
+	    SSH_FX_PERMISSION_DENIED);
+	/* an unknown key (a typo): the reason names it */
+	assert_int_equal(put(c, "/requests/q3/request.yaml",
+	    "contract: DEMO-1\nfiles: [data.csv]\nnotes: x\n", 44),
+	    SSH_FX_FAILURE);
+	assert_non_null(strstr(c->msg, "unknown key 'notes'"));
+	assert_int_equal(audited("request.invalid",
+	    "/requests/q3/request.yaml", "unknown key 'notes'", NULL), 1);
+	data = slurp("spool/staff/staff-ann/q3/status.json", &len);
+	assert_non_null(data);
+	assert_non_null(strstr(data, "unknown key 'notes'"));
+	free(data);
+	/* an extract cannot take a name relgate writes beside it */
+	assert_int_equal(put(c, "/requests/q3/request.yaml",
+	    "contract: DEMO-1\nfiles: [decision.error]\n", 41),
+	    SSH_FX_FAILURE);
+	assert_non_null(strstr(c->msg, "a name relgate writes itself"));
+	assert_int_equal(queued(QUEUE_SUBMIT, NULL), 0);
+	assert_int_equal(audited("request.submitted", NULL, NULL, NULL), 0);
 	/* the good one submits */
 	assert_int_equal(put(c, "/requests/q3/request.yaml", good_req,
 	    sizeof(good_req) - 1), SSH_FX_OK);
 	assert_true(exists("spool/staff/staff-ann/q3/.relgate-request"));
+	/* the refusal's status files are gone: the worker writes its own */
+	assert_false(exists("spool/staff/staff-ann/q3/status.json"));
+	assert_false(exists("spool/staff/staff-ann/q3/report.txt"));
 	assert_int_equal(queued(QUEUE_SUBMIT, &qe), 1);
 	assert_string_equal(qe.user, "staff-ann");
 	assert_string_equal(qe.folder, "q3");
 	assert_int_equal(audited("request.submitted", NULL, NULL, NULL), 1);
 	/* request.yaml's upload record has the SHA-256 of what was read */
 	assert_int_equal(audited("file.upload", "/requests/q3/request.yaml",
-	    NULL, &a), 4);
+	    NULL, &a), 6);
 	{
 		unsigned char md[32];
 		char hex[65];
@@ -1525,11 +1574,52 @@ test_approver(void **st)
 	assert_false(exists("requests/R-2/decisions"));
 	assert_int_equal(list(c, "/approvals/R-1", names, sizeof(names)),
 	    SSH_FX_OK);
-	assert_string_equal(names, "report.txt\nstatus.json\nrequest.yaml\n");
+	assert_string_equal(names, "report.txt\nstatus.json\nrequest.yaml\n"
+	    "data.csv\n");
 	assert_int_equal(get(c, "/approvals/R-1/report.txt", &data, &len),
 	    SSH_FX_OK);
 	assert_string_equal(data, "rows.max pass\n");
 	free(data);
+	/* the extract file: read-only, its download audited */
+	assert_int_equal(get(c, "/approvals/R-1/data.csv", &data, &len),
+	    SSH_FX_OK);
+	assert_string_equal(data, "person_id,region\nA1,North\n");
+	free(data);
+	{
+		struct acount au;
+
+		assert_int_equal(audited("file.download",
+		    "/approvals/R-1/data.csv", "complete", &au), 1);
+		assert_int_equal(au.bytes, 26);
+	}
+	assert_int_equal(path_op(c, SSH_FXP_STAT, "/approvals/R-1/data.csv"),
+	    SSH_FX_OK);
+	assert_int_equal(c->attrs.perm & 0222, 0);
+	assert_int_equal(put(c, "/approvals/R-1/data.csv", "x", 1),
+	    SSH_FX_PERMISSION_DENIED);
+	assert_int_equal(path_op(c, SSH_FXP_REMOVE, "/approvals/R-1/data.csv"),
+	    SSH_FX_PERMISSION_DENIED);
+	assert_int_equal(rename_op(c, "/approvals/R-1/data.csv",
+	    "/approvals/R-1/d2.csv", 1), SSH_FX_PERMISSION_DENIED);
+	assert_int_equal(rename_op(c, "/approvals/R-1/data.csv",
+	    "/requests/stolen.csv", 1), SSH_FX_PERMISSION_DENIED);
+	data = slurp("requests/R-1/files/data.csv", &len);
+	assert_string_equal(data, "person_id,region\nA1,North\n");
+	free(data);
+	/* nothing else of the record: not files/ itself, not a temporary,
+	 * not the submitter's own request's files */
+	assert_int_equal(path_op(c, SSH_FXP_STAT, "/approvals/R-1/files"),
+	    SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(path_op(c, SSH_FXP_STAT,
+	    "/approvals/R-1/files/data.csv"), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(path_op(c, SSH_FXP_STAT,
+	    "/approvals/R-1/.tmp.data.csv"), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(path_op(c, SSH_FXP_STAT, "/approvals/R-1/decisions"),
+	    SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(path_op(c, SSH_FXP_STAT,
+	    "/approvals/R-1/decision.error"), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(open_p(c, "/approvals/R-2/own.csv", SSH_FXF_READ),
+	    SSH_FX_NO_SUCH_FILE);
 	assert_int_equal(path_op(c, SSH_FXP_STAT,
 	    "/approvals/R-1/stage.tar.zst"), SSH_FX_NO_SUCH_FILE);
 	assert_int_equal(path_op(c, SSH_FXP_STAT, "/approvals/R-1/meta.json"),
@@ -1553,6 +1643,43 @@ test_approver(void **st)
 	assert_false(exists("requests/R-1/decisions/staff-ben.yaml"));
 	assert_false(exists("requests/R-1/decisions/staff-ben.yaml.new"));
 	assert_int_equal(queued(QUEUE_DECISION, NULL), 0);
+	/* note: instead of reason: the reason is in decision.error, for
+	 * this approver, and audited approval.invalid */
+	assert_int_equal(put(c, "/approvals/R-1/decision.yaml",
+	    "decision: reject\nnote: Wrong quarter.\n", 38), SSH_FX_FAILURE);
+	assert_non_null(strstr(c->msg, "unknown key 'note'"));
+	assert_false(exists("requests/R-1/decisions/staff-ben.yaml"));
+	assert_int_equal(queued(QUEUE_DECISION, NULL), 0);
+	assert_int_equal(list(c, "/approvals/R-1", names, sizeof(names)),
+	    SSH_FX_OK);
+	assert_non_null(strstr(names, "decision.error\n"));
+	assert_null(strstr(names, "decision.yaml"));
+	assert_int_equal(get(c, "/approvals/R-1/decision.error", &data, &len),
+	    SSH_FX_OK);
+	assert_non_null(strstr(data, "was not taken"));
+	assert_non_null(strstr(data, "unknown key 'note'"));
+	assert_non_null(strstr(data, "decision not recorded"));
+	free(data);
+	assert_int_equal(audited("approval.invalid",
+	    "/approvals/R-1/decision.yaml", "unknown key 'note'", NULL), 1);
+	assert_int_equal(audited("approval.invalid",
+	    "/approvals/R-1/decision.yaml", "maybe", NULL), 1);
+	/* a rejection without a reason */
+	assert_int_equal(put(c, "/approvals/R-1/decision.yaml",
+	    "decision: reject\n", 17), SSH_FX_FAILURE);
+	assert_non_null(strstr(c->msg, "needs a 'reason'"));
+	assert_int_equal(get(c, "/approvals/R-1/decision.error", &data, &len),
+	    SSH_FX_OK);
+	assert_non_null(strstr(data, "needs a 'reason'"));
+	assert_null(strstr(data, "note"));	/* the latest reason only */
+	free(data);
+	assert_int_equal(audited("approval.invalid", NULL, NULL, NULL), 3);
+	/* decision.error is relgate's: read-only, stays */
+	assert_int_equal(put(c, "/approvals/R-1/decision.error", "x", 1),
+	    SSH_FX_PERMISSION_DENIED);
+	assert_int_equal(path_op(c, SSH_FXP_REMOVE,
+	    "/approvals/R-1/decision.error"), SSH_FX_PERMISSION_DENIED);
+	assert_true(exists("requests/R-1/decisions/staff-ben.error"));
 	/* the real one */
 	assert_int_equal(put(c, "/approvals/R-1/decision.yaml", dec,
 	    sizeof(dec) - 1), SSH_FX_OK);
@@ -1561,6 +1688,10 @@ test_approver(void **st)
 	assert_string_equal(data, dec);
 	free(data);
 	assert_false(exists("requests/R-1/decisions/staff-ben.yaml.new"));
+	/* a decision taken clears the earlier refusal */
+	assert_false(exists("requests/R-1/decisions/staff-ben.error"));
+	assert_int_equal(path_op(c, SSH_FXP_STAT,
+	    "/approvals/R-1/decision.error"), SSH_FX_NO_SUCH_FILE);
 	assert_int_equal(queued(QUEUE_DECISION, &qe), 1);
 	assert_string_equal(qe.request, "R-1");
 	assert_string_equal(qe.user, "staff-ben");
@@ -1645,6 +1776,47 @@ test_approver(void **st)
 	/* staff-ben's decision is not iam-jo's */
 	assert_int_equal(path_op(c, SSH_FXP_STAT,
 	    "/approvals/R-1/decision.yaml"), SSH_FX_NO_SUCH_FILE);
+	/* a request already decided, or not yet checked: refused at CLOSE,
+	 * with the reason in iam-jo's own decision.error */
+	{
+		char l[1024];
+
+		snprintf(l, sizeof(l), "%s/requests/R-1/status.json", state);
+		assert_int_equal(unlink(l), 0);	/* the planted link */
+	}
+	mkfile("requests/R-1/status.json", "{\"request\": \"R-1\", "
+	    "\"state\": \"rejected\"}");
+	assert_int_equal(put(c, "/approvals/R-1/decision.yaml", dec,
+	    sizeof(dec) - 1), SSH_FX_FAILURE);
+	assert_non_null(strstr(c->msg, "already rejected"));
+	assert_false(exists("requests/R-1/decisions/iam-jo.yaml"));
+	assert_false(exists("requests/R-1/decisions/iam-jo.yaml.new"));
+	assert_int_equal(queued(QUEUE_DECISION, NULL), 1);
+	assert_int_equal(get(c, "/approvals/R-1/decision.error", &data, &len),
+	    SSH_FX_OK);
+	assert_non_null(strstr(data, "already rejected"));
+	free(data);
+	assert_int_equal(audited("approval.invalid", NULL, "already rejected",
+	    NULL), 1);
+	mkfile("requests/R-1/status.json", "{\"request\": \"R-1\", "
+	    "\"state\": \"checking\"}");
+	assert_int_equal(put(c, "/approvals/R-1/decision.yaml", dec,
+	    sizeof(dec) - 1), SSH_FX_FAILURE);
+	assert_non_null(strstr(c->msg, "still being checked"));
+	assert_int_equal(queued(QUEUE_DECISION, NULL), 1);
+	/* the extract is iam-jo's to read too */
+	assert_int_equal(get(c, "/approvals/R-1/data.csv", &data, &len),
+	    SSH_FX_OK);
+	free(data);
+	cli_free(c);
+
+	/* each approver sees their own decision.error only */
+	c = login("staff-ben", ROLE_STAFF | ROLE_APPROVER);
+	assert_int_equal(path_op(c, SSH_FXP_STAT,
+	    "/approvals/R-1/decision.error"), SSH_FX_NO_SUCH_FILE);
+	assert_int_equal(list(c, "/approvals/R-1", names, sizeof(names)),
+	    SSH_FX_OK);
+	assert_null(strstr(names, "decision.error"));
 	cli_free(c);
 }
 
