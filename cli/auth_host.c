@@ -15,27 +15,6 @@
 #include "cli/cli.h"
 #include "contracts/contracts.h"
 
-/* The user-name rule of the configuration loader (users/NAME.yaml). */
-static int
-user_name_ok(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		char c = s[i];
-
-		if (i >= 64)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 /*
  * Load DIR/relgate.yaml into *cfg and check that DIR/users/USER.yaml
  * exists. 0 when fine; otherwise prints why (prefixed "relgate CMD: ")
@@ -49,7 +28,7 @@ cli_auth_setup(const struct cli_global *g, const char *cmd, const char *user,
 	struct diag d;
 	struct stat st;
 
-	if (!user_name_ok(user)) {
+	if (!name_is_safe(user, 64)) {
 		fprintf(stderr, "relgate %s: '%.80s' is not a valid user name "
 		    "(letters, digits, '.', '_', '-'; at most 64)\n", cmd,
 		    user);

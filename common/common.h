@@ -133,6 +133,9 @@ void	hex_encode(char *out, const unsigned char *in, size_t len);
 int	hex_decode(unsigned char *out, size_t len, const char *hex);
 /* Wipe memory in a way the compiler keeps. */
 void	rg_wipe(void *p, size_t len);
+/* 1 when s is a safe single path component name: [A-Za-z0-9._-], not
+ * starting with '.' or '-', 1..maxlen bytes (user names, contract ids). */
+int	name_is_safe(const char *s, size_t maxlen);
 /* Current time as RFC 3339 UTC with microseconds into out (>= 28 bytes). */
 void	time_rfc3339_now(char *out, size_t len);
 /* Today's date as YYYY-MM-DD (UTC) into out (>= 11 bytes). */

@@ -183,3 +183,23 @@ json_append_string(struct buf *b, const char *s)
 	}
 	return buf_append(b, "\"", 1);
 }
+
+/* 1 when s is a safe single path component name (common.h). */
+int
+name_is_safe(const char *s, size_t maxlen)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+		if (i >= maxlen)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-'))
+			return 0;
+	}
+	return 1;
+}

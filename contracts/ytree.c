@@ -620,22 +620,3 @@ yget_enum(int *out, const struct ynode *v, const char *key,
 	    "'%.60s'", key, list, v->str);
 }
 
-/* 1 when s is a safe file-name-like name (see ytree.h). */
-int
-name_is_safe(const char *s, size_t maxlen)
-{
-	size_t i;
-
-	if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		char c = s[i];
-		if (i >= maxlen)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-'))
-			return 0;
-	}
-	return 1;
-}

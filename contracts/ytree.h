@@ -86,8 +86,5 @@ int	yget_enum(int *out, const struct ynode *v, const char *key,
 
 /* Free a NULL-terminated-or-counted string list. */
 void	strlist_free(char **list, size_t n);
-/* 1 when s is a safe single path component name: [A-Za-z0-9._-], not
- * starting with '.' or '-', 1..maxlen bytes. */
-int	name_is_safe(const char *s, size_t maxlen);
 
 #endif /* RG_CONTRACTS_YTREE_H */

@@ -34,24 +34,11 @@
 #define SK_FLAG_VERIFIED	0x04	/* the token checked its PIN */
 #define KBD_FACTORS		(FACTOR_PASSWORD | FACTOR_TOTP)
 
+/* A user name as the configuration loader allows it. */
 static int
 user_name_ok(const char *u)
 {
-	size_t i, n;
-
-	if (u == NULL)
-		return 0;
-	n = strlen(u);
-	if (n == 0 || n >= USER_MAX || u[0] == '.' || u[0] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = u[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
+	return name_is_safe(u, USER_MAX - 1);
 }
 
 /* ---- the master ---------------------------------------------------------- */

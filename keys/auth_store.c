@@ -43,28 +43,6 @@ struct astore {
 	gid_t	gid;
 };
 
-/* User names arrive checked (name_is_safe); refuse anything that could
- * leave the folder all the same. */
-static int
-user_ok(const char *u)
-{
-	size_t i;
-
-	if (u == NULL || u[0] == '\0' || u[0] == '.' || u[0] == '-')
-		return 0;
-	for (i = 0; u[i] != '\0'; i++) {
-		char c = u[i];
-
-		if (i >= 64)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 /*
  * When root (`relgate totp` on the host) makes files in a state directory
  * that belongs to the service user, hand them to that user, or relgated
@@ -267,7 +245,7 @@ auth_totp_enroll(const char *state_dir, const char *user, int force,
 	struct stat st;
 	int rc;
 
-	if (!user_ok(user))
+	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid user name");
 	if (b32 == NULL || b32len < sizeof(text))
@@ -321,7 +299,7 @@ auth_totp_reset(const char *state_dir, const char *user, struct diag *d)
 	struct astore s;
 	int rc;
 
-	if (!user_ok(user))
+	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid user name");
 	if ((rc = store_open(&s, state_dir, 0, d)) != RG_OK) {
@@ -368,7 +346,7 @@ auth_totp_secret(const char *state_dir, const char *user,
 	size_t off = 0;
 	int fd, rc = RG_OK;
 
-	if (!user_ok(user))
+	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid user name");
 	if (state_dir == NULL || (size_t)snprintf(path, sizeof(path),
@@ -437,7 +415,7 @@ auth_totp_use_step(const char *state_dir, const char *user, uint64_t step,
 	uint64_t last;
 	int rc;
 
-	if (!user_ok(user))
+	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid user name");
 	if ((rc = store_open(&s, state_dir, 1, d)) != RG_OK)
@@ -484,7 +462,7 @@ auth_sk_counter(const char *state_dir, const char *user, const char *key_id,
 	uint64_t last;
 	int rc;
 
-	if (!user_ok(user))
+	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid user name");
 	if (key_id == NULL || key_id[0] == '\0')

@@ -19,26 +19,6 @@
 
 #include "keys/keys.h"
 
-/* Contract ids name files: the same safe set as the contracts loader. */
-static int
-id_ok(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		char c = s[i];
-		if (i >= 64)
-			return 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 static int
 read_key(unsigned char key[MASK_KEY_LEN], const char *path, struct diag *d)
 {
@@ -130,7 +110,7 @@ mask_key_load(unsigned char key[MASK_KEY_LEN], const char *state_dir,
 	char nhex[17];
 	int rc;
 
-	if (!id_ok(contract_id))
+	if (!name_is_safe(contract_id, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid contract id");
 	if (rg_random(nonce, sizeof(nonce)) != RG_OK)

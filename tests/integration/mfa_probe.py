@@ -21,25 +21,13 @@ Prints what happened; exit 0 logged in and listed '/', 3 refused at
 sign-in (the server said no), 4 no SSH banner (closed at once: a ban),
 5 the key alone was refused, 2 other errors.
 """
-import base64
-import hashlib
-import hmac
 import socket
-import struct
 import sys
 import time
 
 import paramiko
 
-
-def totp(secret_b32, step, digits=6):
-    """RFC 6238 with SHA-1: what an authenticator app computes."""
-    s = secret_b32.strip().replace(" ", "").upper()
-    key = base64.b32decode(s + "=" * (-len(s) % 8))
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    off = mac[-1] & 15
-    val = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
-    return "%0*d" % (digits, val % 10 ** digits)
+from mfa_client import totp  # RFC 6238, as an authenticator app computes it
 
 
 def main(argv):

@@ -159,8 +159,8 @@ probe fay --secret "$T/mfa/fay.totp" --nul
 check "an answer with a NUL inside is refused ($out)" [ "$rc" -eq 3 ]
 
 # A code is accepted once: again at once, and again after a restart.
-code=$($PY -c 'import sys, time; sys.path.insert(0, sys.argv[1]); import mfa_probe
-print(mfa_probe.totp(open(sys.argv[2]).read(), int(time.time()) // 30))' \
+code=$($PY -c 'import sys, time; sys.path.insert(0, sys.argv[1]); import mfa_client
+print(mfa_client.totp(open(sys.argv[2]).read(), int(time.time()) // 30))' \
 	"$top_srcdir/tests/integration" "$T/mfa/fay.totp")
 probe fay --code "$code"
 check "fay logs in with the current code ($out)" [ "$rc" -eq 0 ]
