@@ -8,7 +8,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -304,6 +306,53 @@ reachable(const char *path, uid_t uid, gid_t gid, char *bad, size_t badlen)
  * left them open). With run_as those folders belong to it and the state
  * directory is root:run_as 0710; secrets stay root's.
  */
+/* nftw: take the group's and others' bits off folders and files. */
+static int
+tighten_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)ftw;
+	if ((flag == FTW_F || flag == FTW_D || flag == FTW_DP) &&
+	    (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) &&
+	    (st->st_mode & 077) != 0 && chmod(path, st->st_mode & 0700) == -1)
+		log_warn("chmod %s", path);
+	return 0;
+}
+
+/*
+ * A state directory made by an older relgate (or loosened by hand) is made
+ * owner-only again at start: everything without run_as; with it, all but
+ * the folders shared with run_as (whose sessions make their own files).
+ * Sockets are left as they are.
+ */
+static void
+state_tighten(struct relgated *rd, const char *const *shared, size_t n)
+{
+	char path[1024];
+	struct dirent *e;
+	DIR *dir;
+	size_t i;
+
+	if (!rd->drop) {
+		(void)nftw(rd->state_dir, tighten_one, 16, FTW_PHYS);
+		return;
+	}
+	if ((dir = opendir(rd->state_dir)) == NULL)
+		return;
+	while ((e = readdir(dir)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (strcmp(e->d_name, shared[i]) == 0)
+				break;
+		if (i < n || (size_t)snprintf(path, sizeof(path), "%s/%s",
+		    rd->state_dir, e->d_name) >= sizeof(path))
+			continue;
+		(void)nftw(path, tighten_one, 16, FTW_PHYS);
+	}
+	closedir(dir);
+}
+
 static int
 state_prepare(struct relgated *rd, struct diag *d)
 {
@@ -322,15 +371,9 @@ state_prepare(struct relgated *rd, struct diag *d)
 			return diag_set(d, RG_EIO, path, 0, 0,
 			    "cannot make: %s", strerror(errno));
 	}
-	if (!rd->drop) {
-		struct stat st;
-
-		if (stat(rd->state_dir, &st) == 0 && (st.st_mode & 077) &&
-		    chmod(rd->state_dir, 0700) == -1)
-			return diag_set(d, RG_EIO, rd->state_dir, 0, 0,
-			    "chmod: %s", strerror(errno));
+	state_tighten(rd, shared, RG_ARRAY_LEN(shared));
+	if (!rd->drop)
 		return RG_OK;
-	}
 	if (chown(rd->state_dir, 0, rd->gid) == -1 ||
 	    chmod(rd->state_dir, 0710) == -1)
 		return diag_set(d, RG_EIO, rd->state_dir, 0, 0, "chown: %s",

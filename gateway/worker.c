@@ -238,6 +238,7 @@ recover(struct worker *w)
 		free(ids);
 		ids = NULL;
 	}
+	worker_extracts_link_waiting(w);
 	return publish_pending(w);
 }
 

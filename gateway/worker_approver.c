@@ -146,6 +146,44 @@ worker_extracts_link(struct worker *w, const struct request_rec *r,
 }
 
 /*
+ * At start: the extracts of every request awaiting approval are linked
+ * for its approvers (requests that reached that state before relgate
+ * linked them, or whose link a crash cut short).
+ */
+void
+worker_extracts_link_waiting(struct worker *w)
+{
+	char (*ids)[RG_ID_MAX] = NULL, path[PATH_MAX];
+	struct request_rec r;
+	struct request_doc *doc;
+	struct diag d;
+	size_t n = 0, i, len;
+	char *yaml;
+
+	if (state_db_requests_in(w->db, RQ_AWAITING, &ids, &n) != RG_OK)
+		return;
+	for (i = 0; i < n; i++) {
+		yaml = NULL;
+		doc = NULL;
+		diag_clear(&d);
+		if (state_db_request_get(w->db, ids[i], &r) != RG_OK ||
+		    worker_path(path, sizeof(path), "%s/requests/%s/"
+		    "request.yaml", w->state_dir, r.id) != 0 ||
+		    file_read_small(&yaml, &len, path, REQUEST_YAML_MAX,
+		    &d) != RG_OK ||
+		    request_doc_parse(&doc, yaml, len, "request.yaml", &d) !=
+		    RG_OK) {
+			free(yaml);
+			continue;
+		}
+		(void)worker_extracts_link(w, &r, doc);
+		request_doc_free(doc);
+		free(yaml);
+	}
+	free(ids);
+}
+
+/*
  * A decision of user on request r that the worker cannot take: audited
  * approval.invalid (outcome denied) with the reason, which also goes to
  * requests/ID/decisions/USER.error for that approver to read.

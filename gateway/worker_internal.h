@@ -354,6 +354,8 @@ int	worker_expire_due(struct worker *w);
 /* worker_approver.c: the approvers' view of a request beyond its status
  * files. Link the extract files doc names into requests/ID/files/. */
 struct request_doc;
+/* At start: worker_extracts_link() for every request awaiting approval. */
+void	worker_extracts_link_waiting(struct worker *w);
 int	worker_extracts_link(struct worker *w, const struct request_rec *r,
 	    const struct request_doc *doc);
 /* A decision not taken: approval.invalid, and decisions/USER.error. */

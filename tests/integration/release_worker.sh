@@ -35,6 +35,13 @@ rl_ok "clean extract awaits approval as $R1; check.passed has its sha256"
 	rl_fail "requests/$R1/files/clean.csv is not the submitted extract"
 [ "$(ls -A "$S/requests/$R1/files")" = clean.csv ] || rl_fail "requests/$R1/files holds more than the extract"
 rl_ok "the extract is linked into requests/$R1/files for the approvers"
+# a request awaiting approval whose link is missing (made before relgate
+# linked extracts, or cut short by a crash) gets it when the worker starts
+rm -r "$S/requests/$R1/files"
+run_worker
+[ "$(stat -c %d:%i "$S/requests/$R1/files/clean.csv" 2>/dev/null)" = "$(stat -c %d:%i "$S/spool/staff/staff-ann/q1/clean.csv")" ] ||
+	rl_fail "the worker's start did not link the waiting request's extract again"
+rl_ok "a waiting request's missing extract link is made again at the worker's start"
 
 # 2. the submitter approving their own request is refused and audited
 mkdir -p "$S/requests/$R1/decisions"

@@ -169,7 +169,13 @@ check "the same code again is refused ($out)" [ "$rc" -eq 3 ]
 check "audit: the code was used already" wait_audit auth.failed denied fay "already used"
 kill -TERM "$PID"
 for _ in $(seq $((100 * SLOW))); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+# a state directory loosened by hand (or by an older relgate) is made
+# owner-only again when relgated starts
+chmod 0755 "$STATE/auth/totp" "$STATE/spool"
+chmod 0644 "$STATE/auth/totp/fay.step" "$STATE/spool/staff/ann/m1/data.csv"
 start_relgated
+check "at start the state directory is owner-only again" sh -c \
+	"[ -z \"\$(find '$STATE' \( -type f -o -type d \) -perm /077)\" ]"
 probe fay --code "$code"
 check "the same code after a restart is still refused ($out)" [ "$rc" -eq 3 ]
 
