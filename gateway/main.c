@@ -250,6 +250,7 @@ main(int argc, char **argv)
 	if (run_as_check(&rd, &d) != RG_OK) {
 		diag_format(&d, why, sizeof(why));
 		fprintf(stderr, "relgated: %s\nrelgated: not started\n", why);
+		config_dir_free(rd.cd);
 		return 1;
 	}
 	if (!rd.foreground) {
