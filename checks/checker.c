@@ -172,6 +172,8 @@ tally_init(struct checker *ck, struct tally *t)
 	if ((t->vid = calloc(ck->ncols ? ck->ncols : 1, sizeof(*t->vid))) ==
 	    NULL)
 		return RG_ENOMEM;
+	if ((ck->tr_records || ck->tr_table) && trace_part_new(&t->tr) != 0)
+		return RG_ENOMEM;
 	return 0;
 }
 
@@ -183,6 +185,7 @@ tally_free(struct tally *t)
 	free(t->kt);
 	free(t->ut);
 	free(t->vid);
+	trace_part_free(t->tr);
 	pcre2_match_data_free(t->md);
 	memset(t, 0, sizeof(*t));
 }
@@ -642,6 +645,8 @@ checker_row(struct checker *ck, struct tally *t, uint64_t row,
 	if (ck->dom_total >= 0 && ck->dom_top >= 0 &&
 	    (size_t)ck->dom_total < n && (size_t)ck->dom_top < n)
 		row_dominance(ck, t, f, row);
+	if (t->tr != NULL)
+		trace_row(ck, t->tr, f, n);
 	return 0;
 }
 
@@ -650,7 +655,7 @@ on_header(struct checker *ck, const struct csv_field *f, size_t n)
 {
 	int rc;
 
-	if ((rc = header(ck, f, n)) != 0)
+	if ((rc = header(ck, f, n)) != 0 || (rc = trace_header(ck)) != 0)
 		return rc;
 	if ((rc = tally_init(ck, &ck->t[0])) != 0)
 		return rc;
@@ -788,6 +793,9 @@ checker_free(struct checker *ck)
 	}
 	free(ck->cols);
 	free(ck->qi);
+	free(ck->tr_seed);
+	free(ck->tr_dim);
+	free(ck->tr_meas);
 	tally_free(&ck->t[0]);
 	tally_free(&ck->t[1]);
 	csv_reader_free(ck->rd);

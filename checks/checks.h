@@ -289,6 +289,13 @@ struct check_opts {
 		    size_t n);
 	int	(*on_token_mt)(void *arg, int thread, size_t col,
 		    const char *tok, size_t len);
+	/* 1: keep the release trace (below) for checker_take_trace(). */
+	int	trace;
+	/* The contract's masker, when its one_row_per column is masked by
+	 * the gateway (masking_mode: apply): the trace then keys people by
+	 * their token, as a verify-mode release does, never by a raw
+	 * identifier. NULL: the raw value's fingerprint (nothing to join). */
+	struct masker *trace_masker;
 };
 
 /* Defaults: today unset (clock), zero totals, one thread, no callbacks. */
@@ -321,5 +328,53 @@ uint64_t checker_bytes(const struct checker *ck);
  */
 int	checker_finish(struct checker *ck, struct check_report **out);
 void	checker_free(struct checker *ck);
+
+/* ---- the release trace (trace.c) -------------------------------------- */
+
+/*
+ * What a release adds to the disclosure history (disclosure/), kept by the
+ * check pass when check_opts.trace is set: 64-bit fingerprints, never a
+ * value. Record level (a dataset with one_row_per, quasi_identifiers and
+ * k_anonymity): each row's person (trace_person_fp() of its one_row_per
+ * value) and its vector, the set of trace_pair_fp()s of its
+ * quasi-identifiers. A row without a one_row_per value cannot be joined and
+ * is left out. Tables: each cell's dimension-value fingerprints (every
+ * contract column but the count and dominance columns, in name order) and
+ * its counts, one per count column (name order), -1 when suppressed.
+ */
+#define TRACE_PERSONS_MAX	((size_t)3 << 19)	/* = values.unique's cap */
+#define TRACE_VECTORS_MAX	((size_t)1 << 20)
+#define TRACE_CELLS_MAX		((size_t)1 << 20)
+
+struct trace_person {
+	uint64_t person;
+	uint32_t vector;		/* index into the trace's vectors */
+} __attribute__((packed));
+
+struct release_trace {
+	int	records;		/* 1: a record-level trace */
+	int	records_full;		/* past a cap: cannot be judged */
+	struct trace_person *persons;	/* ascending by person, one each */
+	size_t	n_persons;
+	uint32_t *vec_off;		/* vector v: pairs[vec_off[v] ..
+					 * vec_off[v + 1]), ascending */
+	uint64_t *pairs;
+	size_t	n_vectors;
+	int	table;			/* 1: a table trace */
+	int	table_full;
+	char	**dims, **measures;	/* column names, ascending */
+	size_t	n_dims, n_measures;
+	uint64_t *cell_keys;		/* n_cells x n_dims, ascending */
+	int64_t	*cell_counts;		/* n_cells x n_measures */
+	size_t	n_cells;
+};
+
+/* After checker_finish(): the trace, *out the caller's (NULL when the
+ * dataset has nothing to trace or opts.trace was 0). */
+int	checker_take_trace(struct checker *ck, struct release_trace **out);
+void	release_trace_free(struct release_trace *t);
+/* The fingerprints the trace is made of. */
+uint64_t trace_pair_fp(const char *name, const char *value, size_t len);
+uint64_t trace_person_fp(const char *value, size_t len);
 
 #endif /* RG_CHECKS_H */

@@ -117,6 +117,7 @@ struct tally {
 	pcre2_match_data *md;
 	uint32_t *vid;			/* per column: 1 + index of the allowed
 					 * value of the current row, 0 none */
+	struct trace_part *tr;		/* the release trace (trace.c) */
 };
 
 /* A column of the file and the rule it is judged by (read-only once the
@@ -180,6 +181,10 @@ struct checker {
 	uint64_t win_bytes;		/* bytes consumed before this window */
 	int	mt_rc;			/* first non-zero on_token_mt return
 					 * of a two-thread check (under mu) */
+	/* the release trace (trace.c) */
+	int	tr_records, tr_table;
+	uint64_t *tr_seed;		/* per quasi-identifier / dimension */
+	size_t	*tr_dim, *tr_meas, tr_ndim, tr_nmeas;
 };
 
 /* checker.c */
@@ -199,6 +204,14 @@ int	pipeline_row(struct checker *ck, unsigned long row,
 int	pipeline_window(void *arg);
 int	pipeline_finish(struct checker *ck);
 void	pipeline_free(struct checker *ck);
+
+/* trace.c */
+struct trace_part;
+int	trace_header(struct checker *ck);
+int	trace_part_new(struct trace_part **out);
+void	trace_part_free(struct trace_part *p);
+void	trace_row(struct checker *ck, struct trace_part *p,
+	    const struct csv_field *f, size_t n);
 
 /* verdict.c */
 int	checker_verdict(struct checker *ck, struct check_report **out);

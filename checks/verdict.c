@@ -449,6 +449,14 @@ checker_verdict(struct checker *ck, struct check_report **out)
 	ADD(report_add(r, "masking.linkable", CHECK_SKIP, 0, NULL, 0, NULL,
 	    "judged by the gateway against its token store"));
 	ADD(report_kanon(ck, r));
+	/* judged against the release history by the caller (disclosure/) */
+	ADD(report_add(r, "disclosure.cumulative", CHECK_SKIP, 0, NULL, 0,
+	    NULL, ds->is_table ? "table dataset" : ds->k_anonymity <= 0 ?
+	    "no k_anonymity in the contract" : "no release history here: "
+	    "judged by the gateway and by relgate check -c"));
+	ADD(report_add(r, "disclosure.differencing", CHECK_SKIP, 0, NULL, 0,
+	    NULL, !ds->is_table ? "record-level dataset" : "no release "
+	    "history here: judged by the gateway and by relgate check -c"));
 	if (ds->is_table) {
 		ADD(report_values(ck, r, VR_MINCELL));
 		ADD(report_values(ck, r, VR_TROUND));

@@ -23,12 +23,80 @@
 #include "cli/cli.h"
 #include "common/common.h"
 #include "contracts/contracts.h"
+#include "disclosure/disclosure.h"
+#include "keys/keys.h"
 
 struct progress {
 	uint64_t total;
 	time_t	last;
 	int	shown;
 };
+
+/*
+ * disclosure.cumulative and disclosure.differencing against the history in
+ * the gateway's state directory (read-only): the verdict the gateway gives
+ * when this extract is submitted now. -1 (said on stderr) when the history
+ * cannot be read.
+ */
+static int
+judge_history(const struct config_dir *cd, const struct contract *c,
+    const struct dataset *ds, struct release_trace *trace,
+    struct check_report *rep)
+{
+	struct history_store *hs = NULL;
+	struct diag d;
+	char msg[1200];
+	int rc;
+
+	diag_clear(&d);
+	if ((rc = history_store_open(&hs, cd->cfg.state_dir, &d)) == 0)
+		rc = disclosure_judge(hs, c, ds, &trace, 1, &rep, NULL, NULL,
+		    0, &d);
+	history_store_close(hs);
+	if (rc == 0)
+		return 0;
+	diag_format(&d, msg, sizeof(msg));
+	fprintf(stderr, "relgate check: the release history in %s cannot be "
+	    "read: %s\n", cd->cfg.state_dir, msg[0] ? msg : rg_strerror(rc));
+	return -1;
+}
+
+/*
+ * When the gateway masks the one_row_per column itself, the history keys
+ * people by their token: the contract's masker (its key read from the
+ * state directory, never made here). No key yet: nothing was released, so
+ * there is nothing to join with and *out stays NULL.
+ */
+static int
+trace_masker(const struct config_dir *cd, const struct contract *c,
+    const struct dataset *ds, struct masker **out)
+{
+	const struct column_rule *r = ds->one_row_per ? dataset_column(ds,
+	    ds->one_row_per) : NULL;
+	unsigned char key[MASK_KEY_LEN];
+	struct diag d;
+	char msg[1200];
+	int rc;
+
+	*out = NULL;
+	if (r == NULL || r->masking != MASKING_HMAC_SHA256 ||
+	    r->masking_mode != MASKING_MODE_APPLY)
+		return 0;
+	diag_clear(&d);
+	rc = mask_key_load(key, cd->cfg.state_dir, c->id, 0, &d);
+	if (rc == RG_ENOENT)
+		return 0;
+	if (rc == 0)
+		rc = masker_new(out, key);
+	rg_wipe(key, sizeof(key));
+	if (rc != 0) {
+		diag_format(&d, msg, sizeof(msg));
+		fprintf(stderr, "relgate check: masking key of %s: %s\n", c->id,
+		    msg[0] ? msg : rg_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
 
 static void
 check_usage(FILE *f)
@@ -117,6 +185,8 @@ cmd_check(const struct cli_global *g, int argc, char **argv)
 	const struct dataset *ds;
 	struct checker *ck = NULL;
 	struct check_report *rep = NULL;
+	struct release_trace *trace = NULL;
+	struct masker *masker = NULL;
 	struct check_opts o;
 	struct progress prog = { 0, 0, 0 };
 	struct diag d;
@@ -225,6 +295,10 @@ cmd_check(const struct cli_global *g, int argc, char **argv)
 		o.arg = &prog;
 	}
 	o.threads = threads;
+	o.trace = cd != NULL;	/* judged with the gateway's history */
+	if (cd != NULL && (rc = trace_masker(cd, c, ds, &masker)) != 0)
+		goto out;
+	o.trace_masker = masker;
 	if ((rc = checker_new(&ck, c, ds, &o, &d)) != 0) {
 		diag_format(&d, msg, sizeof(msg));
 		fprintf(stderr, "relgate check: %s\n", msg);
@@ -239,11 +313,15 @@ cmd_check(const struct cli_global *g, int argc, char **argv)
 		    rg_strerror(rc));
 		goto out;
 	}
-	if ((rc = checker_finish(ck, &rep)) != 0) {
+	if ((rc = checker_finish(ck, &rep)) != 0 ||
+	    (rc = checker_take_trace(ck, &trace)) != 0) {
 		fprintf(stderr, "relgate check: %s: %s\n", file,
 		    rg_strerror(rc));
 		goto out;
 	}
+	if (cd != NULL && rep->complete && judge_history(cd, c, ds, trace,
+	    rep) != 0)
+		goto out;
 	if (print_report(rep, json) != 0) {
 		fprintf(stderr, "relgate check: cannot write the report\n");
 		goto out;
@@ -258,7 +336,9 @@ out:
 	if (fd >= 0)
 		close(fd);
 	check_report_free(rep);
+	release_trace_free(trace);
 	checker_free(ck);
+	masker_free(masker);
 	contract_free(own);
 	config_dir_free(cd);
 	return ret;

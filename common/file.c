@@ -12,12 +12,21 @@
 
 #include "common.h"
 
+static void dir_of(char *out, size_t len, const char *path);
+
 int
 dir_fsync(const char *dirpath)
 {
+	char parent[PATH_MAX];
 	int fd, rc = RG_OK;
 
 	fd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 && errno == ENOTDIR) {
+		/* a file: its folder, as the header says (callers pass the
+		 * file they just renamed into place) */
+		dir_of(parent, sizeof(parent), dirpath);
+		fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (fd == -1)
 		return RG_EIO;
 	if (fsync(fd) == -1)

@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "disclosure/disclosure.h"
 #include "gateway/worker_internal.h"
 
 struct state_db {
@@ -90,6 +91,8 @@ migrate(struct state_db *db)
 		" audited INTEGER NOT NULL DEFAULT 0, UNIQUE(key, user));"
 		"CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state,"
 		" next_try);",
+		/* 4: the release history (disclosure/store_sqlite.c) */
+		history_store_schema,
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -112,6 +115,12 @@ migrate(struct state_db *db)
 			return RG_EDB;
 	}
 	return RG_OK;
+}
+
+void *
+state_db_sqlite(struct state_db *db)
+{
+	return db->db;
 }
 
 /* Open (creating) STATE/state.db. */

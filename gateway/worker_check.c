@@ -27,6 +27,7 @@
 #include "audit/audit.h"
 #include "checks/checks.h"
 #include "contracts/contracts.h"
+#include "disclosure/disclosure.h"
 #include "gateway/gateway.h"
 #include "gateway/worker_internal.h"
 #include "keys/keys.h"
@@ -182,6 +183,7 @@ struct file_result {
 	char	extract_sha256[65];	/* of the file as uploaded */
 	uint64_t bytes;		/* bytes released (after masking) */
 	char	columns[4096];	/* the header row as CSV */
+	struct release_trace *trace;	/* for the disclosure history */
 };
 
 struct check_job {
@@ -270,6 +272,7 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 	/* Verify mode: two threads check (callbacks of the thread-safe
 	 * form); apply mode rewrites rows in order on one thread. */
 	o.threads = j->w->threads > 0 ? 2 : 1;
+	o.trace = 1;
 	o.on_token_mt = on_token_mt;
 	o.on_header = on_header;
 	buf_init(&p.columns, sizeof(fr->columns) - 1);
@@ -284,6 +287,7 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		rc = mask_key_load(key, j->w->state_dir, j->c->id, 1, &d);
 		if (rc == RG_OK)
 			rc = masker_new(&p.masker, key);
+		o.trace_masker = p.masker;
 		rg_wipe(key, sizeof(key));
 		if (rc != RG_OK) {
 			job_err(j,
@@ -412,7 +416,8 @@ check_file(struct check_job *j, size_t idx, unsigned char *chunk)
 		goto out;
 	}
 	sha_hex(in_sha, fr->extract_sha256);
-	if ((rc = checker_finish(ck, &fr->report)) != RG_OK) {
+	if ((rc = checker_finish(ck, &fr->report)) != RG_OK ||
+	    (rc = checker_take_trace(ck, &fr->trace)) != RG_OK) {
 		job_err(j, "%s: %s", fr->name,
 		    rg_strerror(rc));
 		goto out;
@@ -605,6 +610,60 @@ judge_linkable(struct check_job *j)
 	return RG_OK;
 }
 
+/* disclosure.cumulative and disclosure.differencing: this request with
+ * everything released before it (disclosure/). Marks every file report. */
+static int
+judge_disclosure(struct check_job *j)
+{
+	struct release_trace **t = NULL;
+	struct check_report **r = NULL;
+	struct history_store *hs = NULL;
+	struct diag d;
+	size_t i;
+	int rc = RG_ENOMEM;
+
+	diag_clear(&d);
+	if ((t = calloc(j->n_files + 1, sizeof(*t))) == NULL ||
+	    (r = calloc(j->n_files + 1, sizeof(*r))) == NULL ||
+	    history_store_wrap(&hs, state_db_sqlite(j->w->db),
+	    j->w->state_dir) != RG_OK)
+		goto out;
+	for (i = 0; i < j->n_files; i++) {
+		t[i] = j->files[i].trace;
+		r[i] = j->files[i].report;
+	}
+	if ((rc = disclosure_judge(hs, j->c, j->ds, t, j->n_files, r, NULL,
+	    NULL, 0, &d)) != RG_OK)
+		log_warnx("%s: release history: %s", j->r->id, d.msg[0] ?
+		    d.msg : rg_strerror(rc));
+out:
+	history_store_close(hs);
+	free(t);
+	free(r);
+	return rc;
+}
+
+/* Keep each file's trace for the approval (requests/ID/trace.N). */
+static int
+write_traces(struct check_job *j, struct diag *d)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < j->n_files; i++) {
+		if (j->files[i].trace == NULL)
+			continue;
+		if (worker_path(path, sizeof(path), "%s/requests/%s/trace.%zu",
+		    j->w->state_dir, j->r->id, i) != 0)
+			return RG_EINVAL;
+		if ((rc = release_trace_write(j->files[i].trace, path, d)) !=
+		    RG_OK)
+			return rc;
+	}
+	return RG_OK;
+}
+
 /* Names of the failing rules, comma separated, into out. */
 static void
 failed_rules(const struct check_job *j, char *out, size_t len)
@@ -637,8 +696,10 @@ job_free(struct check_job *j)
 {
 	size_t i;
 
-	for (i = 0; i < j->n_files; i++)
+	for (i = 0; i < j->n_files; i++) {
 		check_report_free(j->files[i].report);
+		release_trace_free(j->files[i].trace);
+	}
 	free(j->files);
 	fpset_free(&j->tokens);
 	stage_abort(j->stage);
@@ -720,6 +781,8 @@ conclude(struct check_job *j, int passed)
 			rc = RG_EIO;
 		if (rc == RG_OK)
 			rc = fpset_write(&j->tokens, fp_path, &d);
+		if (rc == RG_OK)
+			rc = write_traces(j, &d);
 		if (rc != RG_OK) {
 			unlink(stage_tmp);
 			log_warnx("%s: staging failed: %s", j->r->id, d.msg);
@@ -888,7 +951,8 @@ worker_check(struct worker *w, const char *request_id)
 			goto conclude;
 		j.rows_before += (int64_t)j.files[i].report->rows;
 	}
-	if ((rc = judge_linkable(&j)) != RG_OK)
+	if ((rc = judge_linkable(&j)) != RG_OK ||
+	    (rc = judge_disclosure(&j)) != RG_OK)
 		goto out;
 conclude:
 	passed = j.error[0] == '\0';

@@ -68,6 +68,9 @@ void	state_db_close(struct state_db *db);
 int	state_db_begin(struct state_db *db);
 int	state_db_commit(struct state_db *db);
 void	state_db_rollback(struct state_db *db);
+/* The connection (sqlite3 *), for the history store (disclosure/), so its
+ * records join this connection's transactions. */
+void	*state_db_sqlite(struct state_db *db);
 
 /*
  * Find the request made from spool folder (user, folder), or make a new one
@@ -288,6 +291,7 @@ int	fpset_read(struct fpset *s, const char *path, struct diag *d);
 
 struct config_dir;
 struct contract;
+struct dataset;
 struct audit;
 struct audit_event;
 struct notify_sender;
@@ -346,6 +350,14 @@ int	worker_decision(struct worker *w, const char *request_id,
 	    const char *user);
 /* Package, sign, encrypt and publish an approved request (idempotent). */
 int	worker_publish(struct worker *w, const char *request_id);
+/* worker_history.c: the release history at approval (judge again, write
+ * the merged history; *ok 0 with the failing rule) and at publication
+ * (recorded in the transaction that marks the release published). */
+int	worker_history_confirm(struct worker *w, const struct request_rec *r,
+	    const struct contract *c, const struct dataset *ds, int *ok,
+	    char *rule, size_t rlen, char *why, size_t wlen);
+int	worker_history_publish(struct worker *w, const struct request_rec *r,
+	    const struct contract *c, long expires_day, const char *now);
 /* Count a complete download; expire at max_downloads. */
 int	worker_download(struct worker *w, const char *entry,
 	    const char *contract, const char *release, const char *user);

@@ -70,7 +70,8 @@ static void
 cleanup_stage(struct worker *w, const char *id)
 {
 	static const char *const names[] = { "stage.tar.zst",
-	    "stage.tar.zst.tmp", "tokens.fp" };
+	    "stage.tar.zst.tmp", "tokens.fp", "history.next",
+	    "history.next.tmp", "history.base" };
 	char path[PATH_MAX];
 	size_t i;
 
@@ -78,6 +79,10 @@ cleanup_stage(struct worker *w, const char *id)
 		if (worker_path(path, sizeof(path), "%s/requests/%s/%s",
 		    w->state_dir, id, names[i]) == 0)
 			(void)unlink(path);
+	/* the files' traces, trace.0 on (the history holds the release) */
+	for (i = 0; worker_path(path, sizeof(path), "%s/requests/%s/trace.%zu",
+	    w->state_dir, id, i) == 0 && unlink(path) == 0; i++)
+		;
 }
 
 /* The request leaves the approval path (rejected or withdrawn). */
@@ -351,6 +356,20 @@ confirm_release(struct worker *w, struct request_rec *r,
 		rc = fail_late(w, r, "masking.linkable", why);
 		goto out;
 	}
+	/* disclosure.cumulative / differencing with the history as it is
+	 * now; the merged history waits in requests/ID for publication */
+	{
+		char rule[40], hwhy[256];
+		int hok = 0;
+
+		if ((rc = worker_history_confirm(w, r, c, ds, &hok, rule,
+		    sizeof(rule), hwhy, sizeof(hwhy))) != RG_OK)
+			goto out;
+		if (!hok) {
+			rc = fail_late(w, r, rule, hwhy);
+			goto out;
+		}
+	}
 	/* The request's sorted file becomes the release's, by rename (a
 	 * crash after it finds the file in place). */
 	if ((rc = worker_path(dir, sizeof(dir), "%s/tokens/%s", w->state_dir,
@@ -557,8 +576,7 @@ mark_published(struct worker *w, struct request_rec *r,
 	time_rfc3339_now(now, sizeof(now));
 	if (c->download_days > 0)
 		exp = today_days() + c->download_days;
-	if ((rc = state_db_release_published(w->db, r->release, now, exp,
-	    c->max_downloads)) != RG_OK)
+	if ((rc = worker_history_publish(w, r, c, exp, now)) != RG_OK)
 		return rc;
 	cleanup_stage(w, r->id);
 	return worker_set_state(w, r, RQ_PUBLISHED, "");
