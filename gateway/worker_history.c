@@ -70,6 +70,16 @@ traces_read(struct worker *w, const char *id, struct traces *ts,
 	}
 }
 
+/* 1 when the dataset's releases go into the history: every table (a
+ * later table with min_cell_count compares with it), record level when it
+ * can be joined and judged. */
+static int
+kept(const struct dataset *ds)
+{
+	return ds->is_table || (ds->k_anonymity > 0 &&
+	    ds->n_quasi_identifiers > 0 && ds->one_row_per != NULL);
+}
+
 /* 1 when the dataset has a history rule to judge. */
 static int
 judged(const struct dataset *ds)
@@ -233,7 +243,7 @@ worker_history_publish(struct worker *w, const struct request_rec *r,
 	diag_clear(&d);
 	memset(&ts, 0, sizeof(ts));
 	final[0] = prev[0] = '\0';
-	if (ds != NULL && judged(ds) && (rc = traces_read(w, r->id, &ts,
+	if (ds != NULL && kept(ds) && (rc = traces_read(w, r->id, &ts,
 	    &d)) != RG_OK) {
 		log_warnx("%s: release history: %s", r->id, d.msg);
 		return rc;
