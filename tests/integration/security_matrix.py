@@ -202,9 +202,11 @@ LOOKUPS = ("read", "stat", "lstat", "listdir", "realpath", "readlink")
 # Written by relgated itself while the test runs (and its worker's
 # write-then-rename temporaries): not compared.
 VOLATILE = ("audit/", "queue/", "state.db", "relgated.pid", "gnupg/",
-            "audit-export/")
+            "audit-export/", "history/")
 VOLATILE_LEAVES = ("status.json", "report.txt", "meta.json", "stage.tar.zst",
-                   "tokens.fp")
+                   "tokens.fp", "history.next", "history.base")
+# and the release traces of requests/ID/ (trace.0, trace.1, ...)
+VOLATILE_PREFIXES = ("trace.",)
 
 
 def snapshot():
@@ -217,6 +219,7 @@ def snapshot():
                                       os.path.dirname(OUTSIDE))
                 if top == STATE and (rel.startswith(VOLATILE) or
                                      n in VOLATILE_LEAVES or
+                                     n.startswith(VOLATILE_PREFIXES) or
                                      ".tmp." in n or n.startswith(".tmp")):
                     continue
                 s = os.lstat(full)
