@@ -120,6 +120,12 @@ int	dir_fsync(const char *dirpath);
  * bytes; *out is the caller's (free()). RG_ETOOBIG if larger. */
 int	file_read_small(char **out, size_t *outlen, const char *path,
 	    size_t cap, struct diag *d);
+/* One reader for every key and secret, so that none skips a check: not a
+ * link, a regular file, mode 0600 or stricter, min..max bytes into
+ * buf[max], *len its length. RG_ENOENT (*d untouched) when there is no
+ * file; what names it in messages; buf is wiped on failure. */
+int	file_read_private(void *buf, size_t min, size_t max, size_t *len,
+	    const char *path, const char *what, struct diag *d);
 /* mkdir -p with mode for each made component. */
 int	dir_make(const char *path, mode_t mode);
 

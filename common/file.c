@@ -144,6 +144,65 @@ file_read_small(char **out, size_t *outlen, const char *path, size_t cap,
 }
 
 int
+file_read_private(void *buf, size_t min, size_t max, size_t *len,
+    const char *path, const char *what, struct diag *d)
+{
+	unsigned char *p = buf, extra;
+	struct stat st;
+	size_t off = 0;
+	int fd, rc = RG_OK;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return errno == ENOENT ? RG_ENOENT : diag_set(d, RG_EIO, path,
+		    0, 0, "cannot open %s: %s", what, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return diag_set(d, RG_EINTEGRITY, path, 0, 0,
+		    "%s is not a regular file", what);
+	}
+	if ((st.st_mode & 077) != 0) {
+		close(fd);
+		return diag_set(d, RG_EPERM, path, 0, 0, "%s is open to others "
+		    "(mode %03o); it must be 0600", what,
+		    (unsigned)(st.st_mode & 0777));
+	}
+	/* Read to the end (one byte past max at most): a file longer than
+	 * max is damaged, not a secret to cut short. */
+	while (off <= max) {
+		ssize_t n = off < max ? read(fd, p + off, max - off) :
+		    read(fd, &extra, 1);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = diag_set(d, RG_EIO, path, 0, 0, "read: %s",
+			    strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	if (rc == RG_OK && (off < min || off > max)) {
+		if (min == max)
+			rc = diag_set(d, RG_EINTEGRITY, path, 0, 0, "%s must "
+			    "be exactly %zu bytes", what, max);
+		else
+			rc = diag_set(d, RG_EINTEGRITY, path, 0, 0, "%s must "
+			    "be %zu to %zu bytes", what, min, max);
+	}
+	if (rc != RG_OK) {
+		rg_wipe(buf, max);
+		return rc;
+	}
+	if (len != NULL)
+		*len = off;
+	return RG_OK;
+}
+
+int
 dir_make(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];

@@ -24,15 +24,28 @@
 
 #define KBD_FACTORS	(FACTOR_PASSWORD | FACTOR_TOTP)
 
+/*
+ * user's entry (borrowed from cd; NULL when there is none) and in *need
+ * the factors its roles ask the master to check (0 for no such user).
+ */
+static const struct user *
+user_find(const struct config_dir *cd, const char *user, unsigned *need)
+{
+	const struct user *u = config_dir_user(cd, user);
+
+	*need = u != NULL ? auth_factors_for(&cd->cfg, u->roles) &
+	    KBD_FACTORS : 0;
+	return u;
+}
+
 /* The factors the master checks for user (password, totp). */
 unsigned
 factors_master_checks(const struct config_dir *cd, const char *user)
 {
-	const struct user *u = config_dir_user(cd, user);
+	unsigned need;
 
-	if (u == NULL)
-		return 0;
-	return auth_factors_for(&cd->cfg, u->roles) & KBD_FACTORS;
+	(void)user_find(cd, user, &need);
+	return need;
 }
 
 static int
@@ -100,18 +113,17 @@ factors_judge(const struct config_dir *cd, const char *state_dir,
     const char *user, char *const *answers, size_t n, char *why,
     size_t whylen)
 {
-	const struct user *u = config_dir_user(cd, user);
+	const struct user *u;
 	unsigned need;
 	size_t want, i = 0;
 	uint64_t step = 0;
 	struct diag d;
 	int rc;
 
-	if (u == NULL) {
+	if ((u = user_find(cd, user, &need)) == NULL) {
 		rg_strlcpy(why, "no such user", whylen);
 		return 0;
 	}
-	need = auth_factors_for(&cd->cfg, u->roles) & KBD_FACTORS;
 	want = (need & FACTOR_PASSWORD ? 1 : 0) + (need & FACTOR_TOTP ? 1 : 0);
 	if (want == 0 || n != want) {
 		snprintf(why, whylen, "%zu answers where the user's roles ask "

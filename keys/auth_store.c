@@ -135,15 +135,45 @@ store_close(struct astore *s)
 	s->lockfd = -1;
 }
 
-/* s->auth/SUB/USER + suffix into out. */
+/* s->auth/SUB/NAME + suffix into out. */
 static int
 store_path(const struct astore *s, char *out, size_t len, const char *sub,
-    const char *user, const char *suffix, struct diag *d)
+    const char *name, const char *suffix, struct diag *d)
 {
-	if ((size_t)snprintf(out, len, "%s/%s/%s%s", s->auth, sub, user,
+	if ((size_t)snprintf(out, len, "%s/%s/%s%s", s->auth, sub, name,
 	    suffix) >= len)
 		return diag_set(d, RG_EINVAL, s->auth, 0, 0, "path too long");
 	return RG_OK;
+}
+
+/* Make (or check) the private folder s->auth/SUB. */
+static int
+store_subdir(const struct astore *s, const char *sub, struct diag *d)
+{
+	char dir[PATH_MAX];
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", s->auth, sub) >=
+	    sizeof(dir))
+		return diag_set(d, RG_EINVAL, s->auth, 0, 0, "path too long");
+	return private_dir(s, dir, 1, d);
+}
+
+/*
+ * store_open(); when make is set, also make its private folder SUB (or
+ * check the one there). On failure nothing is held; on success
+ * store_close() after.
+ */
+static int
+store_open_sub(struct astore *s, const char *state_dir, const char *sub,
+    int make, struct diag *d)
+{
+	int rc;
+
+	if ((rc = store_open(s, state_dir, make, d)) != RG_OK)
+		return rc;
+	if (make && (rc = store_subdir(s, sub, d)) != RG_OK)
+		store_close(s);
+	return rc;
 }
 
 /* Write a small record durably, owner-only. */
@@ -240,7 +270,7 @@ auth_totp_enroll(const char *state_dir, const char *user, int force,
 {
 	unsigned char secret[TOTP_SECRET_BYTES];
 	char text[(TOTP_SECRET_BYTES * 8 + 4) / 5 + 1];
-	char dir[PATH_MAX], path[PATH_MAX], step[PATH_MAX];
+	char path[PATH_MAX], step[PATH_MAX];
 	struct astore s;
 	struct stat st;
 	int rc;
@@ -251,15 +281,9 @@ auth_totp_enroll(const char *state_dir, const char *user, int force,
 	if (b32 == NULL || b32len < sizeof(text))
 		return diag_set(d, RG_ETOOBIG, NULL, 0, 0,
 		    "no room for the base32 secret");
-	if ((rc = store_open(&s, state_dir, 1, d)) != RG_OK)
+	if ((rc = store_open_sub(&s, state_dir, "totp", 1, d)) != RG_OK)
 		return rc;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/totp", s.auth) >=
-	    sizeof(dir)) {
-		rc = diag_set(d, RG_EINVAL, s.auth, 0, 0, "path too long");
-		goto out;
-	}
-	if ((rc = private_dir(&s, dir, 1, d)) != RG_OK ||
-	    (rc = store_path(&s, path, sizeof(path), "totp", user, ".secret",
+	if ((rc = store_path(&s, path, sizeof(path), "totp", user, ".secret",
 	    d)) != RG_OK ||
 	    (rc = store_path(&s, step, sizeof(step), "totp", user, ".step",
 	    d)) != RG_OK)
@@ -302,7 +326,7 @@ auth_totp_reset(const char *state_dir, const char *user, struct diag *d)
 	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid user name");
-	if ((rc = store_open(&s, state_dir, 0, d)) != RG_OK) {
+	if ((rc = store_open_sub(&s, state_dir, "totp", 0, d)) != RG_OK) {
 		if (rc == RG_ENOENT)
 			rc = diag_set(d, RG_ENOENT, NULL, 0, 0, "%s is not "
 			    "enrolled for TOTP", user);
@@ -340,11 +364,10 @@ int
 auth_totp_secret(const char *state_dir, const char *user,
     unsigned char *secret, size_t cap, size_t *len, struct diag *d)
 {
-	unsigned char tmp[SECRET_MAX + 1];
+	unsigned char tmp[SECRET_MAX];
 	char path[PATH_MAX];
-	struct stat st;
-	size_t off = 0;
-	int fd, rc = RG_OK;
+	size_t n = 0;
+	int rc;
 
 	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
@@ -353,49 +376,18 @@ auth_totp_secret(const char *state_dir, const char *user,
 	    "%s/auth/totp/%s.secret", state_dir, user) >= sizeof(path))
 		return diag_set(d, RG_EINVAL, state_dir, 0, 0,
 		    "path too long");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		if (errno == ENOENT)
-			return diag_set(d, RG_ENOENT, path, 0, 0, "%s is not "
-			    "enrolled for TOTP", user);
-		return diag_set(d, RG_EIO, path, 0, 0, "open: %s",
-		    strerror(errno));
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return diag_set(d, RG_EINTEGRITY, path, 0, 0,
-		    "TOTP secret is not a regular file");
-	}
-	if ((st.st_mode & 077) != 0) {
-		close(fd);
-		return diag_set(d, RG_EPERM, path, 0, 0, "TOTP secret is "
-		    "open to others (mode %03o); it must be 0600",
-		    (unsigned)(st.st_mode & 0777));
-	}
-	while (off < sizeof(tmp)) {
-		ssize_t n = read(fd, tmp + off, sizeof(tmp) - off);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = diag_set(d, RG_EIO, path, 0, 0, "read: %s",
-			    strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	if (rc == RG_OK && (off < SECRET_MIN || off > SECRET_MAX))
-		rc = diag_set(d, RG_EINTEGRITY, path, 0, 0, "TOTP secret "
-		    "must be %d to %d bytes", SECRET_MIN, SECRET_MAX);
-	if (rc == RG_OK && (secret == NULL || off > cap))
+	rc = file_read_private(tmp, SECRET_MIN, SECRET_MAX, &n, path,
+	    "TOTP secret", d);
+	if (rc == RG_ENOENT)
+		return diag_set(d, RG_ENOENT, path, 0, 0, "%s is not "
+		    "enrolled for TOTP", user);
+	if (rc == RG_OK && (secret == NULL || n > cap))
 		rc = diag_set(d, RG_ETOOBIG, path, 0, 0, "TOTP secret longer "
 		    "than %zu bytes", cap);
 	if (rc == RG_OK) {
-		memcpy(secret, tmp, off);
+		memcpy(secret, tmp, n);
 		if (len != NULL)
-			*len = off;
+			*len = n;
 	}
 	rg_wipe(tmp, sizeof(tmp));
 	return rc;
@@ -410,7 +402,7 @@ int
 auth_totp_use_step(const char *state_dir, const char *user, uint64_t step,
     struct diag *d)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct astore s;
 	uint64_t last;
 	int rc;
@@ -418,15 +410,9 @@ auth_totp_use_step(const char *state_dir, const char *user, uint64_t step,
 	if (!name_is_safe(user, 64))
 		return diag_set(d, RG_EINVAL, NULL, 0, 0,
 		    "not a valid user name");
-	if ((rc = store_open(&s, state_dir, 1, d)) != RG_OK)
+	if ((rc = store_open_sub(&s, state_dir, "totp", 1, d)) != RG_OK)
 		return rc;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/totp", s.auth) >=
-	    sizeof(dir)) {
-		rc = diag_set(d, RG_EINVAL, s.auth, 0, 0, "path too long");
-		goto out;
-	}
-	if ((rc = private_dir(&s, dir, 1, d)) != RG_OK ||
-	    (rc = store_path(&s, path, sizeof(path), "totp", user, ".step",
+	if ((rc = store_path(&s, path, sizeof(path), "totp", user, ".step",
 	    d)) != RG_OK)
 		goto out;
 	rc = get_number(path, UINT64_MAX, &last, d);
@@ -457,7 +443,7 @@ auth_sk_counter(const char *state_dir, const char *user, const char *key_id,
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char dir[PATH_MAX], path[PATH_MAX], hex[2 * 32 + 1];
+	char sub[sizeof("sk/") + 64], path[PATH_MAX], hex[2 * 32 + 1];
 	struct astore s;
 	uint64_t last;
 	int rc;
@@ -471,22 +457,14 @@ auth_sk_counter(const char *state_dir, const char *user, const char *key_id,
 	    NULL) != 1 || mdlen != 32)
 		return diag_set(d, RG_ECRYPTO, NULL, 0, 0, "SHA-256 failed");
 	hex_encode(hex, md, 32);
-	if ((rc = store_open(&s, state_dir, 1, d)) != RG_OK)
+	/* fits: a safe user name is at most 64 bytes */
+	(void)snprintf(sub, sizeof(sub), "sk/%s", user);
+	if ((rc = store_open_sub(&s, state_dir, "sk", 1, d)) != RG_OK)
 		return rc;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/sk", s.auth) >=
-	    sizeof(dir)) {
-		rc = diag_set(d, RG_EINVAL, s.auth, 0, 0, "path too long");
-		goto out;
-	}
-	if ((rc = private_dir(&s, dir, 1, d)) != RG_OK)
-		goto out;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/sk/%s", s.auth, user) >=
-	    sizeof(dir) || (size_t)snprintf(path, sizeof(path),
-	    "%s/%s.count", dir, hex) >= sizeof(path)) {
-		rc = diag_set(d, RG_EINVAL, s.auth, 0, 0, "path too long");
-		goto out;
-	}
-	if ((rc = private_dir(&s, dir, 1, d)) != RG_OK)
+	/* the user's own folder of counters, private as well */
+	if ((rc = store_subdir(&s, sub, d)) != RG_OK ||
+	    (rc = store_path(&s, path, sizeof(path), sub, hex, ".count",
+	    d)) != RG_OK)
 		goto out;
 	rc = get_number(path, UINT32_MAX, &last, d);
 	if (rc == RG_OK) {

@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,47 +21,8 @@
 static int
 read_key(unsigned char key[MASK_KEY_LEN], const char *path, struct diag *d)
 {
-	unsigned char tmp[MASK_KEY_LEN + 1];
-	struct stat st;
-	size_t off = 0;
-	int fd, rc = RG_OK;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1)
-		return errno == ENOENT ? RG_ENOENT : diag_set(d, RG_EIO, path,
-		    0, 0, "cannot open masking key: %s", strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return diag_set(d, RG_EIO, path, 0, 0,
-		    "masking key is not a regular file");
-	}
-	if ((st.st_mode & 077) != 0) {
-		close(fd);
-		return diag_set(d, RG_EPERM, path, 0, 0, "masking key is "
-		    "readable by others (mode %03o); it must be 0600",
-		    (unsigned)(st.st_mode & 0777));
-	}
-	while (off < sizeof(tmp)) {
-		ssize_t n = read(fd, tmp + off, sizeof(tmp) - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = diag_set(d, RG_EIO, path, 0, 0, "read: %s",
-			    strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	close(fd);
-	if (rc == RG_OK && off != MASK_KEY_LEN)
-		rc = diag_set(d, RG_EINTEGRITY, path, 0, 0, "masking key "
-		    "must be exactly %d bytes", MASK_KEY_LEN);
-	if (rc == RG_OK)
-		memcpy(key, tmp, MASK_KEY_LEN);
-	rg_wipe(tmp, sizeof(tmp));
-	return rc;
+	return file_read_private(key, MASK_KEY_LEN, MASK_KEY_LEN, NULL, path,
+	    "masking key", d);
 }
 
 /*

@@ -1,4 +1,5 @@
-/* Unit tests for common/: buffers, hex, dates, JSON strings, atomic files. */
+/* Unit tests for common/: buffers, hex, dates, JSON strings, atomic files,
+ * private reads. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -109,6 +110,61 @@ test_atomic_write(void **state)
 	rmdir(dir);
 }
 
+/* The one reader of keys and secrets: each check refuses on its own. */
+static void
+test_read_private(void **state)
+{
+	char dir[] = "/tmp/rgtestXXXXXX", path[256], link[256];
+	unsigned char buf[8];
+	struct diag d;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/k", dir);
+	snprintf(link, sizeof(link), "%s/l", dir);
+
+	/* missing: RG_ENOENT and the diag left alone */
+	diag_set(&d, RG_EIO, "before", 0, 0, "before");
+	assert_int_equal(file_read_private(buf, 4, 8, &len, path, "key", &d),
+	    RG_ENOENT);
+	assert_string_equal(d.msg, "before");
+
+	assert_int_equal(file_write_atomic(path, "12345", 5, 0600, NULL), 0);
+	assert_int_equal(file_read_private(buf, 4, 8, &len, path, "key", &d),
+	    RG_OK);
+	assert_int_equal(len, 5);
+	assert_memory_equal(buf, "12345", 5);
+
+	/* the wrong size, either way */
+	assert_int_equal(file_read_private(buf, 6, 8, &len, path, "key", &d),
+	    RG_EINTEGRITY);
+	assert_string_equal(d.msg, "key must be 6 to 8 bytes");
+	assert_int_equal(file_read_private(buf, 4, 4, &len, path, "key", &d),
+	    RG_EINTEGRITY);
+	assert_string_equal(d.msg, "key must be exactly 4 bytes");
+
+	/* open to others */
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(file_read_private(buf, 4, 8, &len, path, "key", &d),
+	    RG_EPERM);
+	assert_non_null(strstr(d.msg, "it must be 0600"));
+	assert_int_equal(chmod(path, 0600), 0);
+
+	/* a link is not followed; a folder is not a file */
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(file_read_private(buf, 4, 8, &len, link, "key", &d),
+	    RG_EIO);
+	unlink(link);
+	assert_int_equal(mkdir(link, 0700), 0);
+	assert_int_equal(file_read_private(buf, 4, 8, &len, link, "key", &d),
+	    RG_EINTEGRITY);
+	assert_string_equal(d.msg, "key is not a regular file");
+	rmdir(link);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 test_diag(void **state)
 {
@@ -133,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_atomic_write),
+		cmocka_unit_test(test_read_private),
 		cmocka_unit_test(test_diag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
