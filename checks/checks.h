@@ -340,7 +340,9 @@ void	checker_free(struct checker *ck);
  * quasi-identifiers. A row without a one_row_per value cannot be joined and
  * is left out. Tables: each cell's dimension-value fingerprints (every
  * contract column but the count and dominance columns, in name order) and
- * its counts, one per count column (name order), -1 when suppressed.
+ * its counts, one per count column (name order), then the sum of the
+ * measure where the contract names one (the dominance total column,
+ * "sum:NAME"); -1 when suppressed or not a whole number.
  */
 #define TRACE_PERSONS_MAX	((size_t)3 << 19)	/* = values.unique's cap */
 #define TRACE_VECTORS_MAX	((size_t)1 << 20)

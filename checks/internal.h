@@ -185,6 +185,8 @@ struct checker {
 	int	tr_records, tr_table;
 	uint64_t *tr_seed;		/* per quasi-identifier / dimension */
 	size_t	*tr_dim, *tr_meas, tr_ndim, tr_nmeas;
+	size_t	tr_ncount;		/* tr_meas[0..tr_ncount) are counts,
+					 * then the summed measure, if any */
 };
 
 /* checker.c */

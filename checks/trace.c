@@ -115,7 +115,12 @@ trace_header(struct checker *ck)
 
 		ck->tr_seed[j] = checks_hash64(nm, strlen(nm), VSEED);
 	}
-	ck->tr_table = ck->tr_nmeas > 0;
+	/* the measure summed in each cell, where the contract names one (its
+	 * dominance total): kept after the counts as "sum:NAME" */
+	ck->tr_ncount = ck->tr_nmeas;
+	if (ck->tr_nmeas > 0 && ck->dom_total >= 0)
+		ck->tr_meas[ck->tr_nmeas++] = (size_t)ck->dom_total;
+	ck->tr_table = ck->tr_ncount > 0;
 	return 0;
 }
 
@@ -280,7 +285,7 @@ trace_row(struct checker *ck, struct trace_part *p, const struct csv_field *f,
 			const struct csv_field *q = &f[ck->tr_meas[j]];
 			int64_t x = -1;
 
-			/* suppressed or not a count: unknown (-1) */
+			/* suppressed or not a whole number: unknown (-1) */
 			if (val_suppressed(q->p, q->len) ||
 			    !val_integer(q->p, q->len, &x) || x < 0)
 				x = -1;
@@ -401,10 +406,17 @@ take_table(struct checker *ck, struct release_trace *t)
 		if ((t->dims[t->n_dims++] = strdup(ck->cols[ck->tr_dim[i]].rule->
 		    name)) == NULL)
 			return RG_ENOMEM;
-	for (i = 0; i < nm; i++)
-		if ((t->measures[t->n_measures++] = strdup(ck->cols[
-		    ck->tr_meas[i]].rule->name)) == NULL)
+	for (i = 0; i < nm; i++) {
+		const char *nm_ = ck->cols[ck->tr_meas[i]].rule->name;
+		char sum[160];
+
+		if (i >= ck->tr_ncount) {
+			snprintf(sum, sizeof(sum), "sum:%s", nm_);
+			nm_ = sum;
+		}
+		if ((t->measures[t->n_measures++] = strdup(nm_)) == NULL)
 			return RG_ENOMEM;
+	}
 	if (t->table_full)
 		return 0;
 	n = (p0 ? p0->ncells : 0) + (p1 ? p1->ncells : 0);

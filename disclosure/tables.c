@@ -7,6 +7,8 @@
  * 0 < d < min_cell_count reveals a group of d people by subtraction. A
  * cell or total that is suppressed in either is not compared (its value is
  * not known to the contractor); a cell missing from one table counts 0.
+ * The sum of a table's measure is kept with its cells but not judged here:
+ * the rule is about the number of people a difference reveals.
  */
 #include "config.h"
 
@@ -207,7 +209,9 @@ differencing_judge(const struct release_trace *t,
 			uint64_t bad = 0;
 			int marginal = 0;
 
-			if (em < 0)
+			/* sums are kept, not judged: min_cell is about
+			 * counts of people */
+			if (em < 0 || strncmp(t->measures[m], "sum:", 4) == 0)
 				continue;
 			rc = judge_pair(t, m, et, (size_t)em, min_cell, &bad,
 			    &marginal);

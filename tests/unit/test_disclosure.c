@@ -463,6 +463,11 @@ static const char table_yaml[] =
     "  m:\n    kind: table\n    max_rows: 1000\n"
     "    columns: {region: {}, claimants: {type: integer, count: true}}\n"
     "    min_cell_count: 10\n    rounding: 1\n"
+    "  money:\n    kind: table\n    max_rows: 1000\n"
+    "    columns: {region: {}, year: {type: integer}, claimants: {type: "
+    "integer, count: true}, award: {type: integer}, top_award: {type: "
+    "integer}}\n    min_cell_count: 10\n    rounding: 1\n"
+    "    dominance: {total: award, top: top_award, percent: 90}\n"
     "  other:\n    kind: table\n    max_rows: 1000\n"
     "    columns: {region: {}, year: {type: integer}, awards: {type: "
     "integer, count: true}}\n    min_cell_count: 10\n    rounding: 1\n";
@@ -550,6 +555,24 @@ test_differencing(void **state)
 	assert_int_equal(differencing(c, "other", "region,year,awards\n"
 	    "North,2025,103\nSouth,2025,200\nNorth,2026,150\nSouth,2026,120\n",
 	    first, det, sizeof(det)), CHECK_PASS);
+	release_trace_free(first);
+	/* the measure's sum is kept with the cells, not taken for a
+	 * dimension, and not judged: a sum moved by 3 is not 3 people */
+	first = trace_of(c, "money", "region,year,claimants,award,top_award\n"
+	    "North,2025,100,5000,300\nSouth,2025,200,9000,400\n", 1, NULL, NULL);
+	assert_int_equal(first->n_dims, 2);
+	assert_string_equal(first->dims[0], "region");
+	assert_string_equal(first->dims[1], "year");
+	assert_int_equal(first->n_measures, 2);
+	assert_string_equal(first->measures[0], "claimants");
+	assert_string_equal(first->measures[1], "sum:award");
+	assert_int_equal(first->cell_counts[1], 5000);
+	assert_int_equal(differencing(c, "money", "region,year,claimants,award,"
+	    "top_award\nNorth,2025,100,5003,300\nSouth,2025,200,9000,400\n",
+	    first, det, sizeof(det)), CHECK_PASS);
+	assert_int_equal(differencing(c, "money", "region,year,claimants,award,"
+	    "top_award\nNorth,2025,104,5003,300\nSouth,2025,200,9000,400\n",
+	    first, det, sizeof(det)), CHECK_FAIL);
 	release_trace_free(first);
 	contract_free(c);
 }
