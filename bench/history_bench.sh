@@ -101,6 +101,7 @@ for r in $(seq 1 "${ROUNDS:-3}"); do
 	done
 done
 hist=$(ls "$S"/history/TEST-2026-0001/*.hist)
+echo "worker peak RSS over the run: $(awk '/VmHWM/ {print $2 / 1024 " MiB"}' "/proc/$WPID/status")"
 python3 - "$T/times" "$(stat -c %s "$hist")" "$ROWS" "$RELEASES" <<'PY'
 import statistics, sys
 size, n, releases = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
