@@ -1,6 +1,6 @@
 /*
  * gateway/worker_internal.h — pieces of the release worker shared between
- * gateway/worker*.c, gateway/state_db.c and gateway/package*.c. Internal to
+ * gateway/worker*.c, gateway/state_*.c and gateway/package*.c. Internal to
  * gateway/; the worker's public entry points are in gateway/gateway.h.
  */
 #ifndef RG_GATEWAY_WORKER_INTERNAL_H
@@ -17,7 +17,7 @@
 #define RG_ID_MAX	320	/* request and release IDs, contract IDs */
 #define RG_NAME_MAX	256	/* user and folder names */
 
-/* ---- state.db (gateway/state_db.c) ------------------------------------ */
+/* ---- the state (gateway/state_store.c; SQLite: state_sqlite.c) ------- */
 
 /* Request states, as product.md names them. */
 #define RQ_SUBMITTED	"submitted"
@@ -69,7 +69,8 @@ int	state_db_begin(struct state_db *db);
 int	state_db_commit(struct state_db *db);
 void	state_db_rollback(struct state_db *db);
 /* The connection (sqlite3 *), for the history store (disclosure/), so its
- * records join this connection's transactions. */
+ * records join this connection's transactions; NULL for a backend without
+ * one (which then needs a history store of its own kind). */
 void	*state_db_sqlite(struct state_db *db);
 
 /*
@@ -184,6 +185,9 @@ int	state_db_outbox_audited(struct state_db *db, int64_t id);
 /* Releases published that expire on a day in [from, to]. */
 int	state_db_releases_expiring(struct state_db *db, long from, long to,
 	    char (**ids)[RG_ID_MAX], size_t *n);
+
+/* The backends' interface behind these functions. */
+#include "gateway/state_store.h"
 
 /* ---- packages (gateway/package.c) ------------------------------------ */
 

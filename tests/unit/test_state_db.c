@@ -1,6 +1,6 @@
 /*
  * Unit tests of the release worker's durable state: the queue
- * (gateway/queue.c), state.db (gateway/state_db.c) and token fingerprint
+ * (gateway/queue.c), state.db (gateway/state_sqlite.c) and token fingerprint
  * sets (gateway/worker_tokens.c), on real files in a temporary folder.
  */
 #include "config.h"

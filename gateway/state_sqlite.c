@@ -1,8 +1,9 @@
 /*
- * The release worker's own state: STATE/state.db (SQLite, WAL,
- * synchronous=FULL). Requests and their states, approvals, releases with
- * their retention and download counts, contract totals and the files of
- * token fingerprints per release. Only the worker opens it.
+ * gateway/state_sqlite.c — the SQLite backend of the worker's state store
+ * (gateway/state_store.h): STATE/state.db (WAL, synchronous=FULL).
+ * Requests and their states, approvals, releases with their retention and
+ * download counts, contract totals, the files of token fingerprints per
+ * release and the outbox. Only the worker opens it.
  */
 #include "config.h"
 
@@ -21,9 +22,12 @@
 
 #include "disclosure/disclosure.h"
 #include "gateway/worker_internal.h"
+#include "gateway/state_store.h"
 
-struct state_db {
-	sqlite3 *db;
+/* The interface first, so that a struct state_db * is one of these. */
+struct sqlite_state {
+	struct state_db base;
+	sqlite3	*db;
 };
 
 static const char schema[] =
@@ -59,7 +63,7 @@ static const char schema[] =
     " token_files(contract);";
 
 static int
-exec_sql(struct state_db *db, const char *sql)
+exec_sql(struct sqlite_state *db, const char *sql)
 {
 	return sqlite3_exec(db->db, sql, NULL, NULL, NULL) == SQLITE_OK ?
 	    RG_OK : RG_EDB;
@@ -68,7 +72,7 @@ exec_sql(struct state_db *db, const char *sql)
 /* Columns added after the first schema: add them to an older state.db
  * (user_version records how far it was brought). */
 static int
-migrate(struct state_db *db)
+migrate(struct sqlite_state *db)
 {
 	static const char *const steps[] = {
 		"ALTER TABLE requests ADD COLUMN note TEXT NOT NULL DEFAULT '';",
@@ -117,65 +121,22 @@ migrate(struct state_db *db)
 	return RG_OK;
 }
 
-void *
-state_db_sqlite(struct state_db *db)
+/* The connection, so that the history store's records join its
+ * transactions. */
+static void *
+sqlite_sqlite(struct state_db *base)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	return db->db;
 }
 
-/* Open (creating) STATE/state.db. */
-int
-state_db_open(struct state_db **out, const char *state_dir, struct diag *d)
-{
-	char path[PATH_MAX];
-	struct state_db *db;
-	int n;
-
-	*out = NULL;
-	n = snprintf(path, sizeof(path), "%s/state.db", state_dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return diag_set(d, RG_EINVAL, state_dir, 0, 0,
-		    "path too long");
-	/*
-	 * The worker's alone, never the sessions': owner-only whatever the
-	 * umask (SQLite gives -wal and -shm the database file's mode). Made
-	 * here when missing; an existing file is only chmod()ed: closing a
-	 * descriptor of a database another connection of this process has
-	 * open (the notification sender's) would drop that connection's
-	 * POSIX locks.
-	 */
-	if ((n = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) != -1)
-		(void)close(n);
-	else if (errno != EEXIST || chmod(path, 0600) == -1)
-		return diag_set(d, RG_EIO, path, 0, 0, "open: %s",
-		    strerror(errno));
-	if ((db = calloc(1, sizeof(*db))) == NULL)
-		return RG_ENOMEM;
-	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		diag_set(d, RG_EDB, path, 0, 0, "%s",
-		    db->db ? sqlite3_errmsg(db->db) : "cannot open");
-		state_db_close(db);
-		return RG_EDB;
-	}
-	sqlite3_busy_timeout(db->db, 10000);
-	if (exec_sql(db, "PRAGMA journal_mode=WAL;") != 0 ||
-	    exec_sql(db, "PRAGMA synchronous=FULL;") != 0 ||
-	    exec_sql(db, "PRAGMA foreign_keys=ON;") != 0 ||
-	    exec_sql(db, schema) != 0 || migrate(db) != 0) {
-		diag_set(d, RG_EDB, path, 0, 0, "%s", sqlite3_errmsg(db->db));
-		state_db_close(db);
-		return RG_EDB;
-	}
-	*out = db;
-	return RG_OK;
-}
-
 /* Close; NULL-safe. */
-void
-state_db_close(struct state_db *db)
+static void
+sqlite_close(struct state_db *base)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	if (db == NULL)
 		return;
 	sqlite3_close(db->db);
@@ -183,23 +144,29 @@ state_db_close(struct state_db *db)
 }
 
 /* BEGIN IMMEDIATE. */
-int
-state_db_begin(struct state_db *db)
+static int
+sqlite_begin(struct state_db *base)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	return exec_sql(db, "BEGIN IMMEDIATE;");
 }
 
 /* COMMIT. */
-int
-state_db_commit(struct state_db *db)
+static int
+sqlite_commit(struct state_db *base)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	return exec_sql(db, "COMMIT;");
 }
 
 /* ROLLBACK (ignoring "no transaction"). */
-void
-state_db_rollback(struct state_db *db)
+static void
+sqlite_rollback(struct state_db *base)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	(void)exec_sql(db, "ROLLBACK;");
 }
 
@@ -215,7 +182,7 @@ step_done(sqlite3_stmt *st)
 
 /* Prepare sql and bind the NULL-terminated text arguments in order. */
 static sqlite3_stmt *
-prep(struct state_db *db, const char *sql, ...)
+prep(struct sqlite_state *db, const char *sql, ...)
 {
 	sqlite3_stmt *st = NULL;
 	const char *s;
@@ -284,41 +251,46 @@ request_select(sqlite3_stmt *st, struct request_rec *out)
 }
 
 /* Find a request by (user, folder). */
-int
-state_db_request_by_folder(struct state_db *db, const char *user,
+static int
+sqlite_request_by_folder(struct state_db *base, const char *user,
     const char *folder, struct request_rec *out)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	return request_select(prep(db, "SELECT " REQ_COLS " FROM requests"
 	    " WHERE submitter = ?1 AND folder = ?2;", user, folder, NULL), out);
 }
 
 /* Read one request by ID. */
-int
-state_db_request_get(struct state_db *db, const char *id,
+static int
+sqlite_request_get(struct state_db *base, const char *id,
     struct request_rec *out)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	return request_select(prep(db, "SELECT " REQ_COLS " FROM requests"
 	    " WHERE id = ?1;", id, NULL), out);
 }
 
 /* Find or make the request of (user, folder). */
-int
-state_db_request_open(struct state_db *db, const char *user,
+static int
+sqlite_request_open(struct state_db *base, const char *user,
     const char *folder, struct request_rec *out, int *created,
     struct diag *d)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	char day[16], ymd[16], id[RG_ID_MAX], now[40];
 	sqlite3_stmt *st;
 	int64_t last = 0;
 	int rc;
 
 	*created = 0;
-	if ((rc = state_db_request_by_folder(db, user, folder, out)) !=
+	if ((rc = sqlite_request_by_folder(base, user, folder, out)) !=
 	    RG_ENOENT)
 		return rc;
 	date_today(day, sizeof(day));	/* YYYY-MM-DD */
 	snprintf(ymd, sizeof(ymd), "%.4s%.2s%.2s", day, day + 5, day + 8);
-	if (state_db_begin(db) != 0)
+	if (sqlite_begin(base) != 0)
 		return diag_set(d, RG_EDB, "state.db", 0, 0, "%s",
 		    sqlite3_errmsg(db->db));
 	st = prep(db, "SELECT last FROM day_counters WHERE day = ?1;", ymd,
@@ -330,7 +302,7 @@ state_db_request_open(struct state_db *db, const char *user,
 	sqlite3_finalize(st);
 	last++;
 	if (last > 9999) {
-		state_db_rollback(db);
+		sqlite_rollback(base);
 		return diag_set(d, RG_ETOOBIG, "state.db", 0, 0,
 		    "more than 9999 requests today");
 	}
@@ -352,20 +324,21 @@ state_db_request_open(struct state_db *db, const char *user,
 		goto fail;
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE || state_db_commit(db) != 0)
+	if (rc != SQLITE_DONE || sqlite_commit(base) != 0)
 		goto fail;
 	*created = 1;
-	return state_db_request_get(db, id, out);
+	return sqlite_request_get(base, id, out);
 fail:
 	diag_set(d, RG_EDB, "state.db", 0, 0, "%s", sqlite3_errmsg(db->db));
-	state_db_rollback(db);
+	sqlite_rollback(base);
 	return RG_EDB;
 }
 
 /* Store the mutable fields of a request. */
-int
-state_db_request_put(struct state_db *db, const struct request_rec *r)
+static int
+sqlite_request_put(struct state_db *base, const struct request_rec *r)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	char now[40];
 	sqlite3_stmt *st;
 	int rc;
@@ -423,19 +396,22 @@ collect_ids(sqlite3_stmt *st, char (**ids)[RG_ID_MAX], size_t *n)
 }
 
 /* IDs of requests in one state, oldest first. */
-int
-state_db_requests_in(struct state_db *db, const char *state,
+static int
+sqlite_requests_in(struct state_db *base, const char *state,
     char (**ids)[RG_ID_MAX], size_t *n)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	return collect_ids(prep(db, "SELECT id FROM requests WHERE state = ?1"
 	    " ORDER BY submitted, id;", state, NULL), ids, n);
 }
 
 /* The status files of a request show its stored state. */
-int
-state_db_request_shown(struct state_db *db, const char *id,
+static int
+sqlite_request_shown(struct state_db *base, const char *id,
     const char *updated)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "UPDATE requests SET shown = 1 WHERE id = ?1 AND"
@@ -446,19 +422,22 @@ state_db_request_shown(struct state_db *db, const char *id,
 }
 
 /* Requests whose status files may not show their stored state. */
-int
-state_db_requests_unshown(struct state_db *db, char (**ids)[RG_ID_MAX],
+static int
+sqlite_requests_unshown(struct state_db *base, char (**ids)[RG_ID_MAX],
     size_t *n)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
+
 	return collect_ids(prep(db, "SELECT id FROM requests WHERE shown = 0"
 	    " ORDER BY id;", NULL), ids, n);
 }
 
 /* Record one approval. */
-int
-state_db_approval_add(struct state_db *db, const char *request,
+static int
+sqlite_approval_add(struct state_db *base, const char *request,
     const char *approver, const char *reason)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	char now[40];
 	sqlite3_stmt *st;
 	int rc;
@@ -477,10 +456,11 @@ state_db_approval_add(struct state_db *db, const char *request,
 }
 
 /* Approvers of a request, in the order they approved. */
-int
-state_db_approvals(struct state_db *db, const char *request,
+static int
+sqlite_approvals(struct state_db *base, const char *request,
     char (*out)[RG_NAME_MAX], size_t max, size_t *n)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -497,10 +477,11 @@ state_db_approvals(struct state_db *db, const char *request,
 }
 
 /* Rows and releases so far under a contract's dataset. */
-int
-state_db_contract_totals(struct state_db *db, const char *contract,
+static int
+sqlite_contract_totals(struct state_db *base, const char *contract,
     const char *dataset, int64_t *rows, int64_t *releases)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -521,11 +502,12 @@ state_db_contract_totals(struct state_db *db, const char *contract,
 }
 
 /* Assign the next release ID of a contract; idempotent per request. */
-int
-state_db_release_assign(struct state_db *db, const char *contract,
+static int
+sqlite_release_assign(struct state_db *base, const char *contract,
     const char *dataset, const char *request, int64_t rows,
     char id[RG_ID_MAX], struct diag *d)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 	int64_t seq = 0;
 	int rc;
@@ -574,9 +556,10 @@ fail:
 }
 
 /* Forget a reserved release ID (its request failed its checks). */
-int
-state_db_release_drop(struct state_db *db, const char *id)
+static int
+sqlite_release_drop(struct state_db *base, const char *id)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "DELETE FROM releases WHERE id = ?1 AND state ="
@@ -587,10 +570,11 @@ state_db_release_drop(struct state_db *db, const char *id)
 }
 
 /* Read one release. */
-int
-state_db_release_get(struct state_db *db, const char *id,
+static int
+sqlite_release_get(struct state_db *base, const char *id,
     struct release_rec *out)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -619,10 +603,11 @@ state_db_release_get(struct state_db *db, const char *id,
 }
 
 /* Mark a release published with its retention limits. */
-int
-state_db_release_published(struct state_db *db, const char *id,
+static int
+sqlite_release_published(struct state_db *base, const char *id,
     const char *time, long expires_day, long max_downloads)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "UPDATE releases SET state = 'published', published = ?2,"
@@ -636,10 +621,11 @@ state_db_release_published(struct state_db *db, const char *id,
 }
 
 /* Set a release's state. */
-int
-state_db_release_set_state(struct state_db *db, const char *id,
+static int
+sqlite_release_set_state(struct state_db *base, const char *id,
     const char *state)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "UPDATE releases SET state = ?2 WHERE id = ?1;", id,
@@ -650,16 +636,17 @@ state_db_release_set_state(struct state_db *db, const char *id,
 }
 
 /* Count one complete download once per queue entry. */
-int
-state_db_download_add(struct state_db *db, const char *release,
+static int
+sqlite_download_add(struct state_db *base, const char *release,
     const char *entry, const char *user, int64_t *count)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	char now[40];
 	sqlite3_stmt *st;
 	int rc;
 
 	now_text(now);
-	if (state_db_begin(db) != 0)
+	if (sqlite_begin(base) != 0)
 		return RG_EDB;
 	st = prep(db, "INSERT OR IGNORE INTO downloads(entry, release, user,"
 	    " time) VALUES(?1, ?2, ?3, ?4);", entry, release, user, now, NULL);
@@ -684,19 +671,20 @@ state_db_download_add(struct state_db *db, const char *release,
 	*count = sqlite3_step(st) == SQLITE_ROW ?
 	    sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (state_db_commit(db) != 0)
+	if (sqlite_commit(base) != 0)
 		goto fail;
 	return RG_OK;
 fail:
-	state_db_rollback(db);
+	sqlite_rollback(base);
 	return RG_EDB;
 }
 
 /* Published releases due to expire. */
-int
-state_db_releases_due(struct state_db *db, long today,
+static int
+sqlite_releases_due(struct state_db *base, long today,
     char (**ids)[RG_ID_MAX], size_t *n)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "SELECT id FROM releases WHERE state = 'published' AND"
@@ -709,10 +697,11 @@ state_db_releases_due(struct state_db *db, long today,
 }
 
 /* Record the fingerprint file of a release. */
-int
-state_db_tokens_add(struct state_db *db, const char *contract,
+static int
+sqlite_tokens_add(struct state_db *base, const char *contract,
     const char *release, const char *path, int64_t count)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "INSERT OR REPLACE INTO token_files(release, contract,"
@@ -725,10 +714,11 @@ state_db_tokens_add(struct state_db *db, const char *contract,
 }
 
 /* Fingerprint files of every other contract. */
-int
-state_db_tokens_others(struct state_db *db, const char *contract,
+static int
+sqlite_tokens_others(struct state_db *base, const char *contract,
     char (**paths)[1024], size_t *n)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	char (*v)[1024] = NULL;
 	size_t nv = 0, cap = 0;
 	sqlite3_stmt *st;
@@ -767,10 +757,11 @@ state_db_tokens_others(struct state_db *db, const char *contract,
 /* ---- the outbox of e-mail notifications ------------------------------ */
 
 /* Queue one message unless (key, user) is there already. */
-int
-state_db_outbox_add(struct state_db *db, const char *key,
+static int
+sqlite_outbox_add(struct state_db *base, const char *key,
     const struct outbox_rec *m)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "INSERT OR IGNORE INTO outbox(key, event, user, addr,"
@@ -785,10 +776,11 @@ state_db_outbox_add(struct state_db *db, const char *key,
 }
 
 /* Queued messages due at now, or ended ones not yet audited. */
-int
-state_db_outbox_list(struct state_db *db, int64_t now, int unaudited,
+static int
+sqlite_outbox_list(struct state_db *base, int64_t now, int unaudited,
     size_t max, struct outbox_rec **v, size_t *n)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	struct outbox_rec *a;
 	sqlite3_stmt *st;
 	int rc;
@@ -843,10 +835,11 @@ state_db_outbox_list(struct state_db *db, int64_t now, int unaudited,
 }
 
 /* Store the end of one try. */
-int
-state_db_outbox_update(struct state_db *db, int64_t id, const char *state,
+static int
+sqlite_outbox_update(struct state_db *base, int64_t id, const char *state,
     int tries, int64_t next_try, const char *error)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "UPDATE outbox SET state = ?1, error = ?2, tries = ?3,"
@@ -861,9 +854,10 @@ state_db_outbox_update(struct state_db *db, int64_t id, const char *state,
 }
 
 /* The notify.* record of a message is written. */
-int
-state_db_outbox_audited(struct state_db *db, int64_t id)
+static int
+sqlite_outbox_audited(struct state_db *base, int64_t id)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "UPDATE outbox SET audited = 1 WHERE id = ?1;", NULL);
@@ -874,10 +868,11 @@ state_db_outbox_audited(struct state_db *db, int64_t id)
 }
 
 /* Published releases expiring on a day in [from, to]. */
-int
-state_db_releases_expiring(struct state_db *db, long from, long to,
+static int
+sqlite_releases_expiring(struct state_db *base, long from, long to,
     char (**ids)[RG_ID_MAX], size_t *n)
 {
+	struct sqlite_state *db = (struct sqlite_state *)base;
 	sqlite3_stmt *st;
 
 	st = prep(db, "SELECT id FROM releases WHERE state = 'published' AND"
@@ -887,4 +882,88 @@ state_db_releases_expiring(struct state_db *db, long from, long to,
 		sqlite3_bind_int64(st, 2, to);
 	}
 	return collect_ids(st, ids, n);
+}
+
+static const struct state_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sqlite_close,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.sqlite = sqlite_sqlite,
+	.request_open = sqlite_request_open,
+	.request_by_folder = sqlite_request_by_folder,
+	.request_get = sqlite_request_get,
+	.request_put = sqlite_request_put,
+	.request_shown = sqlite_request_shown,
+	.requests_unshown = sqlite_requests_unshown,
+	.requests_in = sqlite_requests_in,
+	.approval_add = sqlite_approval_add,
+	.approvals = sqlite_approvals,
+	.contract_totals = sqlite_contract_totals,
+	.release_assign = sqlite_release_assign,
+	.release_drop = sqlite_release_drop,
+	.release_get = sqlite_release_get,
+	.release_published = sqlite_release_published,
+	.release_set_state = sqlite_release_set_state,
+	.download_add = sqlite_download_add,
+	.releases_due = sqlite_releases_due,
+	.tokens_add = sqlite_tokens_add,
+	.tokens_others = sqlite_tokens_others,
+	.outbox_add = sqlite_outbox_add,
+	.outbox_list = sqlite_outbox_list,
+	.outbox_update = sqlite_outbox_update,
+	.outbox_audited = sqlite_outbox_audited,
+	.releases_expiring = sqlite_releases_expiring,
+};
+
+/* Open (creating) STATE/state.db. */
+int
+state_store_sqlite_open(struct state_db **out, const char *state_dir,
+    struct diag *d)
+{
+	char path[PATH_MAX];
+	struct sqlite_state *db;
+	int n;
+
+	*out = NULL;
+	n = snprintf(path, sizeof(path), "%s/state.db", state_dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return diag_set(d, RG_EINVAL, state_dir, 0, 0,
+		    "path too long");
+	/*
+	 * The worker's alone, never the sessions': owner-only whatever the
+	 * umask (SQLite gives -wal and -shm the database file's mode). Made
+	 * here when missing; an existing file is only chmod()ed: closing a
+	 * descriptor of a database another connection of this process has
+	 * open (the notification sender's) would drop that connection's
+	 * POSIX locks.
+	 */
+	if ((n = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) != -1)
+		(void)close(n);
+	else if (errno != EEXIST || chmod(path, 0600) == -1)
+		return diag_set(d, RG_EIO, path, 0, 0, "open: %s",
+		    strerror(errno));
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return RG_ENOMEM;
+	db->base.ops = &sqlite_ops;
+	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		diag_set(d, RG_EDB, path, 0, 0, "%s",
+		    db->db ? sqlite3_errmsg(db->db) : "cannot open");
+		sqlite_close(&db->base);
+		return RG_EDB;
+	}
+	sqlite3_busy_timeout(db->db, 10000);
+	if (exec_sql(db, "PRAGMA journal_mode=WAL;") != 0 ||
+	    exec_sql(db, "PRAGMA synchronous=FULL;") != 0 ||
+	    exec_sql(db, "PRAGMA foreign_keys=ON;") != 0 ||
+	    exec_sql(db, schema) != 0 || migrate(db) != 0) {
+		diag_set(d, RG_EDB, path, 0, 0, "%s", sqlite3_errmsg(db->db));
+		sqlite_close(&db->base);
+		return RG_EDB;
+	}
+	*out = &db->base;
+	return RG_OK;
 }
