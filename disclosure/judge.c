@@ -69,26 +69,26 @@ judge_cumulative(struct history_store *s, const struct contract *c,
 		    "more people or combined classes than can be judged in "
 		    "bounded memory: cannot be shown to hold");
 	if (res.releases_before == 0)
-		snprintf(before, sizeof(before), "first release of this "
+		snprintf(before, sizeof(before), "in this first release of the "
 		    "contract");
 	else
-		snprintf(before, sizeof(before), "joined on %s with the %llu "
-		    "earlier release%s of this contract", ds->one_row_per,
+		snprintf(before, sizeof(before), "when joined on %s with the "
+		    "%llu earlier release%s of this contract", ds->one_row_per,
 		    (unsigned long long)res.releases_before,
 		    res.releases_before == 1 ? "" : "s");
 	if (res.short_classes > 0) {
-		snprintf(det, sizeof(det), "%s: %llu of %llu combined classes "
-		    "hold fewer than %ld people (%llu people in them)", before,
-		    (unsigned long long)res.short_classes,
+		/* the text report puts the count first: "3 of 40 ..." */
+		snprintf(det, sizeof(det), "of %llu combined classes hold fewer "
+		    "than %ld people (%llu people in them) %s",
 		    (unsigned long long)res.classes, ds->k_anonymity,
-		    (unsigned long long)res.short_people);
+		    (unsigned long long)res.short_people, before);
 		return mark_all(r, n, "disclosure.cumulative", CHECK_FAIL,
 		    res.short_classes, det);
 	}
-	snprintf(det, sizeof(det), "%s: %llu combined classes, each of at "
-	    "least %ld people (%llu people in all)", before,
+	snprintf(det, sizeof(det), "%llu combined classes, each of at least "
+	    "%ld people (%llu people in all) %s",
 	    (unsigned long long)res.classes, ds->k_anonymity,
-	    (unsigned long long)res.persons);
+	    (unsigned long long)res.persons, before);
 	return mark_all(r, n, "disclosure.cumulative", CHECK_PASS, 0, det);
 }
 

@@ -236,10 +236,13 @@ differencing_judge(const struct release_trace *t,
 		}
 	}
 	if (bad_total > 0) {
-		snprintf(det, sizeof(det), "%s differ by 1 to %ld from %s%s "
+		/* the text report puts the count first: "3 cells ..." */
+		snprintf(det, sizeof(det), "%s by 1 to %ld from %s%s "
 		    "released earlier to this organisation: subtracting one "
 		    "from the other reveals a group smaller than %ld",
-		    any_marginal ? "cells or totals" : "cells", min_cell - 1,
+		    bad_total == 1 ? (any_marginal ? "cell or total differs" :
+		    "cell differs") : (any_marginal ? "cells or totals differ" :
+		    "cells differ"), min_cell - 1,
 		    names, bad_releases > shown ? " and others" : "", min_cell);
 		return check_report_mark(r, "disclosure.differencing",
 		    CHECK_FAIL, bad_total, NULL, det);

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -201,7 +202,7 @@ history_place(struct worker *w, const struct request_rec *r,
 	    RG_OK)
 		return rc;
 	if (strcmp(head, r->release) == 0) {
-		*recorded = 1;	/* recorded before a crash */
+		*recorded = 1;	/* recorded before a crash: final is in place */
 		prev[0] = '\0';
 		return RG_OK;
 	}
@@ -227,6 +228,32 @@ history_place(struct worker *w, const struct request_rec *r,
 	if (rc != RG_OK)
 		log_warnx("%s: release history: %s", r->id, d.msg);
 	return rc;
+}
+
+/* Remove every history file of the contract but the current one: the one
+ * before this publication, also when a crash came between the commit and
+ * its removal (the publication is then finished again). */
+static void
+history_sweep(struct worker *w, const char *contract, const char *keep)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	const char *base = strrchr(keep, '/');
+	struct dirent *e;
+	DIR *dp;
+
+	if (base == NULL || worker_path(dir, sizeof(dir), "%s/history/%s",
+	    w->state_dir, contract) != 0 || (dp = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(dp)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		if (n < 6 || strcmp(e->d_name + n - 5, ".hist") != 0 ||
+		    strcmp(e->d_name, base + 1) == 0)
+			continue;
+		if (worker_path(path, sizeof(path), "%s/%s", dir, e->d_name) == 0)
+			(void)unlink(path);
+	}
+	closedir(dp);
 }
 
 int
@@ -266,8 +293,8 @@ worker_history_publish(struct worker *w, const struct request_rec *r,
 	if ((rc = state_db_commit(w->db)) != RG_OK)
 		goto out;
 	/* the history before this release is no longer anyone's */
-	if (prev[0] != '\0' && strcmp(prev, final) != 0)
-		(void)unlink(prev);
+	if (final[0] != '\0')
+		history_sweep(w, c->id, final);
 out:
 	history_store_close(hs);
 	traces_free(&ts);
