@@ -1,92 +1,20 @@
-/* gateway/ — relgated program code. */
+/*
+ * gateway/ — relgated's network side: the master (daemon, listener, bans,
+ * privilege drop), the SSH sessions and their SFTP server and views, and
+ * the demo. The release worker it forks is release/; process confinement
+ * is sandbox/.
+ */
 #ifndef RG_GATEWAY_H
 #define RG_GATEWAY_H
 
 #include <stddef.h>
 
 #include "common/common.h"
-
-/* ---- release queue (gateway/queue.c; see docs/internals.md) ---------- */
-
-/*
- * The queue is STATE/queue/: one small file per notification to the release
- * worker. Entry file names sort by time ("<usec:020>.<pid>.<n>.<kind>"), the
- * body holds "key=value" lines. Every field value is 1..QUEUE_FIELD_MAX-1
- * bytes of printable ASCII/UTF-8 without '/', newline or NUL, and not "."
- * or "..". The enqueue functions return only once the entry is durable
- * (file and folder fsynced).
- */
-#define QUEUE_FIELD_MAX	256
-#define QUEUE_NAME_MAX	96
-
-enum queue_kind {
-	QUEUE_SUBMIT = 1,	/* user, folder: request.yaml closed */
-	QUEUE_WITHDRAW,		/* user, folder: request.yaml removed */
-	QUEUE_DECISION,		/* request, user: decisions/USER.yaml stored */
-	QUEUE_DOWNLOAD,		/* contract, release, user: whole .gpg read */
-};
-
-/* One entry as read back by the worker. */
-struct queue_entry {
-	char	name[QUEUE_NAME_MAX];	/* file name inside STATE/queue/ */
-	enum queue_kind kind;
-	char	user[QUEUE_FIELD_MAX];
-	char	folder[QUEUE_FIELD_MAX];	/* submit, withdraw */
-	char	request[QUEUE_FIELD_MAX];	/* decision */
-	char	contract[QUEUE_FIELD_MAX];	/* download */
-	char	release[QUEUE_FIELD_MAX];	/* download */
-};
-
-/* Queue a submission of spool/staff/USER/FOLDER (request.yaml closed). */
-int	queue_submit(const char *state_dir, const char *user,
-	    const char *folder, struct diag *d);
-/* Queue a withdrawal of spool/staff/USER/FOLDER (request.yaml removed). */
-int	queue_withdraw(const char *state_dir, const char *user,
-	    const char *folder, struct diag *d);
-/* Queue an approver's decision, stored as requests/ID/decisions/USER.yaml. */
-int	queue_decision(const char *state_dir, const char *request_id,
-	    const char *user, struct diag *d);
-/* Queue one complete download of releases/CONTRACT/RELEASE.tar.zst.gpg. */
-int	queue_download(const char *state_dir, const char *contract,
-	    const char *release, const char *user, struct diag *d);
-
-/*
- * List the entries of STATE/queue/ in name (= time) order. *out (free())
- * holds *n entries; entries that cannot be parsed are moved aside to
- * queue/bad/ and skipped. Temporary files are ignored.
- */
-int	queue_list(struct queue_entry **out, size_t *n, const char *state_dir,
-	    struct diag *d);
-/* Remove one handled entry durably (unlink, fsync the folder). */
-int	queue_remove(const char *state_dir, const struct queue_entry *e,
-	    struct diag *d);
-/* 1 when s is a valid queue field value (see above), else 0. */
-int	queue_field_ok(const char *s);
-
-/* ---- release worker (gateway/worker.c) -------------------------------- */
-
-/*
- * The release worker: the process relgated's master forks for releases. It
- * is not network-facing; it alone opens the gateway's OpenPGP secret key
- * and the masking keys. It handles the queue (submissions, withdrawals,
- * decisions, downloads), runs the checks, packages, signs, encrypts and
- * publishes, and expires releases. On start it recovers requests a crash
- * interrupted. It runs until SIGTERM or SIGINT (SIGHUP reloads the config
- * directory) and returns a process exit status (0 on a clean stop).
- * The caller has set up logging; the worker installs its own handlers for
- * SIGTERM, SIGINT and SIGHUP.
- */
-int	worker_run(const char *config_dir, const char *state_dir);
-/*
- * Run the worker until the queue is empty and nothing is left to do, then
- * return 0 (or a negative RG_E* code). For tests and `--once` tools.
- */
-int	worker_run_once(const char *config_dir, const char *state_dir,
-	    struct diag *d);
-
+#include "release/release.h"
+#include "sandbox/sandbox.h"
 
 /* ---- relgated: master, listener, sessions (gateway/daemon.c, listener.c,
- * session.c, ratelimit.c, privdrop.c, sandbox.c, demo.c) --------------- */
+ * session.c, ratelimit.c, privdrop.c, demo.c) ------------------------- */
 
 #include <sys/types.h>
 #include <time.h>
@@ -212,49 +140,6 @@ int	privdrop_lookup(const char *name, uid_t *uid, gid_t *gid,
 int	privdrop_apply(const char *dir, uid_t uid, gid_t gid, struct diag *d);
 /* Session resource limits: no core files, capped open files and sizes. */
 int	session_limits_apply(struct diag *d);
-/*
- * Confine the calling process: Landlock (files beneath view_root's
- * session folders only, when the kernel offers it), then a seccomp
- * allowlist (a call outside it kills the process of SIGSYS, named on
- * stderr). RELGATE_SANDBOX=none in the environment: no-op (debugging).
- */
-int	sandbox_apply(const char *view_root, struct diag *d);
-/*
- * The same for one session: Landlock allows only the folders user's roles
- * reach (staff spool/staff/USER, made here if missing; approver requests/;
- * contractor releases/ and officer audit-export/ read-only) plus queue/
- * and audit/.
- */
-int	sandbox_apply_session(const char *state_dir, const char *user,
-	    unsigned roles, struct diag *d);
-/*
- * Confine the release worker with Landlock: config_dir read-only, state_dir
- * read-write, what GnuPG needs (/usr, /etc, agent socket folders). RG_OK
- * without Landlock; RELGATE_SANDBOX=none: no-op.
- */
-int	sandbox_apply_worker(const char *config_dir, const char *state_dir,
-	    struct diag *d);
-
-/* Sandbox backends (sandbox_landlock.c, sandbox_seccomp.c). */
-enum sandbox_access {
-	SANDBOX_RO,	/* read files, list folders */
-	SANDBOX_RW,	/* and write, make, remove, rename */
-	SANDBOX_EXEC,	/* read and execute */
-	SANDBOX_SOCK	/* read-write, and make sockets and FIFOs */
-};
-struct sandbox_path {
-	const char *path;
-	enum sandbox_access access;
-};
-/*
- * Landlock: from now on files may be opened only beneath paths[] with
- * their access (a missing path allows nothing). RG_OK, and a debug log
- * only, when the kernel has no Landlock.
- */
-int	sandbox_landlock(const struct sandbox_path *paths, size_t n,
-	    struct diag *d);
-/* seccomp: the session's system-call allowlist, for good. */
-int	sandbox_seccomp(struct diag *d);
 
 /* Open the listening sockets, fork sessions, count failures, until a
  * SIGTERM/SIGINT. Returns the exit status. */

@@ -22,7 +22,7 @@
  * - The process needs, beneath state_dir: spool/staff/USER (made by the
  *   layer for staff; read-write), requests/ (approvers: read, and
  *   requests/ID/decisions/ read-write), releases/ and audit-export/
- *   (read-only), queue/ (read-write, through gateway/queue.c). Paths are
+ *   (read-only), queue/ (read-write, through release/queue.c). Paths are
  *   resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) beneath
  *   folders opened in sftp_server_new(), so a sandbox may allow only those.
  * - sftp_server_free() audits transfers broken off (file.download outcome

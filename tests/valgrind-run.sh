@@ -8,7 +8,7 @@
 # A test program (tests/unit/*, tests/fuzz/replay_*) is started under
 # valgrind. A test script (*.sh) is run with top_builddir pointing at
 # $RG_VG_TOP, a stand-in build folder whose relgate, relgated,
-# gateway/relgate-worker and audit/rg-audit-tool are scripts that exec
+# release/relgate-worker and audit/rg-audit-tool are scripts that exec
 # valgrind on the real programs (made by tests/valgrind.inc), so every
 # relgated, session process, audit writer, release worker and CLI run the
 # script starts is checked. Processes forked without exec are followed by

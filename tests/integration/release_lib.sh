@@ -15,7 +15,7 @@
 : "${top_builddir:?}" "${top_srcdir:?}"
 RELGATE=$top_builddir/relgate
 RELGATED=$top_builddir/relgated
-WORKER=$top_builddir/gateway/relgate-worker
+WORKER=$top_builddir/release/relgate-worker
 # Waits are tuned for native speed; make check-valgrind sets RG_SLOW (a
 # factor) and the polling loops wait that many times longer.
 SLOW=${RG_SLOW:-1}

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Session sandbox (gateway/sandbox*.c): an authenticated session process
+# Session sandbox (sandbox/sandbox*.c): an authenticated session process
 # runs under a seccomp filter with no_new_privs, Landlock is entered when
 # the kernel offers it (the release worker too), uploads and downloads still work byte for byte,
 # and no system call was refused on the way; RELGATE_SANDBOX=none turns it

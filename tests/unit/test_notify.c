@@ -1,8 +1,8 @@
 /*
  * Unit tests of e-mail notifications: the message builder
- * (gateway/notify_msg.c), e-mail address checks (contracts/user.c), the
+ * (release/notify_msg.c), e-mail address checks (contracts/user.c), the
  * outbox in state.db and one sender pass against a relay that is not
- * there (gateway/notify_send.c), on real files in a temporary folder.
+ * there (release/notify_send.c), on real files in a temporary folder.
  */
 #include "config.h"
 
@@ -24,8 +24,8 @@
 
 #include "audit/audit.h"
 #include "contracts/contracts.h"
-#include "gateway/notify.h"
-#include "gateway/worker_internal.h"
+#include "release/notify.h"
+#include "release/internal.h"
 
 static char tmpdir[256];
 

@@ -1,6 +1,6 @@
 /*
  * Unit tests of release packaging: the staged tar+zstd and the head frame
- * (gateway/package.c) read back with libarchive as one .tar.zst, and
+ * (release/package.c) read back with libarchive as one .tar.zst, and
  * signing+encryption with GPGME (keys/pgp_encrypt.c) decrypted and verified
  * by the gpg command, all with a temporary GnuPG home.
  */
@@ -20,7 +20,7 @@
 #include <archive_entry.h>
 #include <cmocka.h>
 
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 #include "keys/keys.h"
 
 static char tmpdir[256];

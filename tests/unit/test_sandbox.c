@@ -1,5 +1,5 @@
 /*
- * Unit tests for the session sandbox (gateway/sandbox*.c): a forked child
+ * Unit tests for the session sandbox (sandbox/sandbox*.c): a forked child
  * enters the sandbox over a temporary state dir and tries one thing; the
  * parent asserts how it ended (exit status, SIGSYS, the line on stderr).
  */

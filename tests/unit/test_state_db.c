@@ -1,7 +1,7 @@
 /*
  * Unit tests of the release worker's durable state: the queue
- * (gateway/queue.c), state.db (gateway/state_sqlite.c) and token fingerprint
- * sets (gateway/worker_tokens.c), on real files in a temporary folder.
+ * (release/queue.c), state.db (release/state_sqlite.c) and token fingerprint
+ * sets (release/worker_tokens.c), on real files in a temporary folder.
  */
 #include "config.h"
 
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "gateway/gateway.h"
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 
 static char tmpdir[256];
 

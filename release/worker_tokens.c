@@ -22,7 +22,7 @@
 
 #include <openssl/sha.h>
 
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 
 #define FPSET_MAX	((size_t)1 << 31)	/* cap on members */
 #define FPSET_BLOCK	((size_t)256 * 1024)	/* bytes a write */

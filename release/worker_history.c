@@ -22,7 +22,7 @@
 
 #include "contracts/contracts.h"
 #include "disclosure/disclosure.h"
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 
 #define TRACES_MAX	256
 

@@ -1,10 +1,10 @@
 /*
- * gateway/worker_internal.h — pieces of the release worker shared between
- * gateway/worker*.c, gateway/state_*.c and gateway/package*.c. Internal to
- * gateway/; the worker's public entry points are in gateway/gateway.h.
+ * release/internal.h — pieces of the release worker shared between its
+ * files. Internal to release/; the worker's public entry points and the
+ * queue are in release/release.h.
  */
-#ifndef RG_GATEWAY_WORKER_INTERNAL_H
-#define RG_GATEWAY_WORKER_INTERNAL_H
+#ifndef RG_RELEASE_INTERNAL_H
+#define RG_RELEASE_INTERNAL_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 #define RG_ID_MAX	320	/* request and release IDs, contract IDs */
 #define RG_NAME_MAX	256	/* user and folder names */
 
-/* ---- the state (gateway/state_store.c; SQLite: state_sqlite.c) ------- */
+/* ---- the state (release/state_store.c; SQLite: state_sqlite.c) ------- */
 
 /* Request states, as product.md names them. */
 #define RQ_SUBMITTED	"submitted"
@@ -148,7 +148,7 @@ int	state_db_tokens_add(struct state_db *db, const char *contract,
 int	state_db_tokens_others(struct state_db *db, const char *contract,
 	    char (**paths)[1024], size_t *n);
 
-/* The outbox of e-mail notifications (gateway/notify*.c). A message is
+/* The outbox of e-mail notifications (release/notify*.c). A message is
  * queued, then sent or failed (given up); audited says whether its
  * notify.sent / notify.failed record is written. */
 struct outbox_rec {
@@ -187,9 +187,9 @@ int	state_db_releases_expiring(struct state_db *db, long from, long to,
 	    char (**ids)[RG_ID_MAX], size_t *n);
 
 /* The backends' interface behind these functions. */
-#include "gateway/state_store.h"
+#include "release/state_store.h"
 
-/* ---- packages (gateway/package.c) ------------------------------------ */
+/* ---- packages (release/package.c) ------------------------------------ */
 
 #define PACKAGE_HEAD_MAX	(8u << 20)	/* manifest + sums, as tar */
 
@@ -224,7 +224,7 @@ struct package_file {
 int	package_head(struct buf *out, const struct package_file *files,
 	    size_t n, time_t mtime, struct diag *d);
 
-/* ---- the check pass's I/O thread (gateway/worker_io.c) -------------- */
+/* ---- the check pass's I/O thread (release/worker_io.c) -------------- */
 
 #define IO_RING		8		/* buffers */
 #define IO_CHUNK	(1u << 20)	/* bytes a buffer */
@@ -263,7 +263,7 @@ void	io_release(struct io_thread *h);
  * zeroed h that was never started). */
 void	io_stop(struct io_thread *h);
 
-/* ---- token fingerprints (gateway/worker_tokens.c) -------------------- */
+/* ---- token fingerprints (release/worker_tokens.c) -------------------- */
 
 /* A growable set of 64-bit token fingerprints, sorted before use. */
 struct fpset {
@@ -291,7 +291,7 @@ int	fpset_overlap_file(const struct fpset *s, const char *path,
 /* Read a fingerprint file back into s (sorted). */
 int	fpset_read(struct fpset *s, const char *path, struct diag *d);
 
-/* ---- the worker (gateway/worker*.c) --------------------------------- */
+/* ---- the worker (release/worker*.c) --------------------------------- */
 
 struct config_dir;
 struct contract;
@@ -384,4 +384,4 @@ int	worker_status_write(struct worker *w, const struct request_rec *r);
 int	worker_set_state(struct worker *w, struct request_rec *r,
 	    const char *state, const char *note);
 
-#endif /* RG_GATEWAY_WORKER_INTERNAL_H */
+#endif /* RG_RELEASE_INTERNAL_H */

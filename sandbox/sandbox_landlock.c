@@ -1,6 +1,6 @@
 /*
- * gateway/sandbox_landlock.c — the Landlock backend of the sandbox
- * (gateway/sandbox.c): after it, the process may open files only beneath
+ * sandbox/sandbox_landlock.c — the Landlock backend of the sandbox
+ * (sandbox/sandbox.c): after it, the process may open files only beneath
  * the folders it was given, with the rights it was given there. Raw system
  * calls (linux/landlock.h; no library). The ABI the kernel offers is asked
  * first and only the rights it knows are handled; a kernel without
@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "gateway/gateway.h"
+#include "sandbox/sandbox.h"
 
 #ifdef HAVE_LINUX_LANDLOCK_H
 #include <linux/landlock.h>

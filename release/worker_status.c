@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/notify.h"
-#include "gateway/worker_internal.h"
+#include "release/notify.h"
+#include "release/internal.h"
 
 #define STATUS_MAX	(4u << 20)
 #define APPROVERS_MAX	16

@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "contracts/contracts.h"
-#include "gateway/notify.h"
-#include "gateway/worker_internal.h"
+#include "release/notify.h"
+#include "release/internal.h"
 
 #define FOOTER "\n-- \nrelgate, the release gateway. This message holds " \
 	"no data from the request:\nlook at it over SFTP.\n"

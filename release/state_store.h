@@ -1,17 +1,17 @@
 /*
- * gateway/state_store.h — the storage interface of the release worker's
+ * release/state_store.h — the storage interface of the release worker's
  * state (requests, approvals, releases, token files, the outbox): one
  * implementation per backend, as audit/audit_int.h does for the audit log.
- * SQLite today (gateway/state_sqlite.c). Internal to gateway/: callers use
- * the state_db_* functions of worker_internal.h (gateway/state_store.c),
+ * SQLite today (release/state_sqlite.c). Internal to release/: callers use
+ * the state_db_* functions of release/internal.h (release/state_store.c),
  * which dispatch here; each op means what its state_db_* function says.
  */
-#ifndef RG_GATEWAY_STATE_STORE_H
-#define RG_GATEWAY_STATE_STORE_H
+#ifndef RG_RELEASE_STATE_STORE_H
+#define RG_RELEASE_STATE_STORE_H
 
-/* The records and RG_ID_MAX; worker_internal.h includes this header back
+/* The records and RG_ID_MAX; release/internal.h includes this header back
  * after them, so either may come first. */
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 
 struct state_store_ops {
 	const char *name;
@@ -90,4 +90,4 @@ struct state_db {
 int	state_store_sqlite_open(struct state_db **out, const char *state_dir,
 	    struct diag *d);
 
-#endif /* RG_GATEWAY_STATE_STORE_H */
+#endif /* RG_RELEASE_STATE_STORE_H */

@@ -1,13 +1,13 @@
 /*
- * gateway/notify.h — e-mail notifications (product.md "Notifications"):
+ * release/notify.h — e-mail notifications (product.md "Notifications"):
  * the message builder, the events the release worker queues in the durable
  * outbox of state.db (in the same transaction as the state change that
  * causes them), and the sender thread that delivers the outbox through
  * libcurl's SMTP support with retries and exponential back-off.
- * Internal to gateway/.
+ * Internal to release/.
  */
-#ifndef RG_GATEWAY_NOTIFY_H
-#define RG_GATEWAY_NOTIFY_H
+#ifndef RG_RELEASE_NOTIFY_H
+#define RG_RELEASE_NOTIFY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -92,4 +92,4 @@ void	notify_sender_stop(struct notify_sender *s);
 int	notify_outbox_pass(const char *state_dir,
 	    const struct notify_config *cfg, int *sent, int *failed);
 
-#endif /* RG_GATEWAY_NOTIFY_H */
+#endif /* RG_RELEASE_NOTIFY_H */

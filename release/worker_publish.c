@@ -25,8 +25,8 @@
 
 #include "audit/audit.h"
 #include "contracts/contracts.h"
-#include "gateway/gateway.h"
-#include "gateway/worker_internal.h"
+#include "release/release.h"
+#include "release/internal.h"
 #include "keys/keys.h"
 
 #define DECISION_MAX	(16 * 1024)

@@ -1,6 +1,6 @@
 /*
- * gateway/state_sqlite.c — the SQLite backend of the worker's state store
- * (gateway/state_store.h): STATE/state.db (WAL, synchronous=FULL).
+ * release/state_sqlite.c — the SQLite backend of the worker's state store
+ * (release/state_store.h): STATE/state.db (WAL, synchronous=FULL).
  * Requests and their states, approvals, releases with their retention and
  * download counts, contract totals, the files of token fingerprints per
  * release and the outbox. Only the worker opens it.
@@ -21,8 +21,8 @@
 #include <sqlite3.h>
 
 #include "disclosure/disclosure.h"
-#include "gateway/worker_internal.h"
-#include "gateway/state_store.h"
+#include "release/internal.h"
+#include "release/state_store.h"
 
 /* The interface first, so that a struct state_db * is one of these. */
 struct sqlite_state {
@@ -78,7 +78,7 @@ migrate(struct sqlite_state *db)
 		"ALTER TABLE requests ADD COLUMN note TEXT NOT NULL DEFAULT '';",
 		"ALTER TABLE requests ADD COLUMN shown INTEGER NOT NULL"
 		" DEFAULT 0;",
-		/* 3: the outbox of e-mail notifications (gateway/notify*.c).
+		/* 3: the outbox of e-mail notifications (release/notify*.c).
 		 * A message is queued in the transaction of the state change
 		 * that causes it; (key, user) makes a repeat harmless. */
 		"CREATE TABLE IF NOT EXISTS outbox("

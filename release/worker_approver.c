@@ -26,7 +26,7 @@
 
 #include "audit/audit.h"
 #include "contracts/contracts.h"
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 
 #define COPY_CHUNK	(1u << 20)
 

@@ -23,9 +23,10 @@
 
 #include "audit/audit.h"
 #include "contracts/contracts.h"
-#include "gateway/gateway.h"
-#include "gateway/notify.h"
-#include "gateway/worker_internal.h"
+#include "release/release.h"
+#include "release/notify.h"
+#include "release/internal.h"
+#include "sandbox/sandbox.h"
 #include "keys/keys.h"
 
 #define WAKE_MS		5000

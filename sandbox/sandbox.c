@@ -1,5 +1,5 @@
 /*
- * gateway/sandbox.c — the one interface through which a session process
+ * sandbox/sandbox.c — the one interface through which a session process
  * confines itself after authentication, before it parses a single SFTP
  * packet (OpenSSH's sandbox seam is the model). session.c calls
  * sandbox_apply_session() once, after the privilege drop; a failure there
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "contracts/contracts.h"
-#include "gateway/gateway.h"
+#include "sandbox/sandbox.h"
 
 #define PATH_CAP	4096
 #define PATHS_MAX	20

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "contracts/contracts.h"
-#include "gateway/gateway.h"
+#include "release/release.h"
 
 static void
 usage(void)

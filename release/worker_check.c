@@ -28,8 +28,8 @@
 #include "checks/checks.h"
 #include "contracts/contracts.h"
 #include "disclosure/disclosure.h"
-#include "gateway/gateway.h"
-#include "gateway/worker_internal.h"
+#include "release/release.h"
+#include "release/internal.h"
 #include "keys/keys.h"
 
 #define READ_CHUNK	(1u << 20)

@@ -26,7 +26,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 
 struct stage {
 	struct archive *a;

@@ -19,7 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "gateway/gateway.h"
+#include "release/release.h"
 
 #define QUEUE_BODY_MAX	2048
 #define QUEUE_LIST_CAP	100000

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gateway/notify.h"
+#include "release/notify.h"
 
 #define LINE_MAX_RFC5322	998
 

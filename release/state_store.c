@@ -1,15 +1,15 @@
 /*
- * gateway/state_store.c — the worker's state_db_* functions
+ * release/state_store.c — the worker's state_db_* functions
  * (worker_internal.h): each passes its call to the store's backend
- * through db->ops (gateway/state_store.h).
+ * through db->ops (release/state_store.h).
  */
 #include "config.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/worker_internal.h"
-#include "gateway/state_store.h"
+#include "release/internal.h"
+#include "release/state_store.h"
 
 /* Open (creating) the worker's state under STATE. SQLite is the only
  * backend for now; a `store:` setting will choose one later. */

@@ -33,8 +33,8 @@
 
 #include "audit/audit.h"
 #include "contracts/contracts.h"
-#include "gateway/notify.h"
-#include "gateway/worker_internal.h"
+#include "release/notify.h"
+#include "release/internal.h"
 
 #define CONNECT_TIMEOUT	10L	/* seconds */
 #define SEND_TIMEOUT	60L	/* seconds for a whole message */

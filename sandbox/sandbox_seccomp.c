@@ -1,6 +1,6 @@
 /*
- * gateway/sandbox_seccomp.c — the seccomp backend of the sandbox
- * (gateway/sandbox.c): an allowlist of the system calls an authenticated
+ * sandbox/sandbox_seccomp.c — the seccomp backend of the sandbox
+ * (sandbox/sandbox.c): an allowlist of the system calls an authenticated
  * session makes (libssh's socket I/O and poll, OpenSSL, our SFTP layer's
  * file calls, the audit client's AF_UNIX socket, syslog, time, memory,
  * signals, exit). Anything else traps: a SIGSYS handler writes the system
@@ -22,7 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "gateway/gateway.h"
+#include "sandbox/sandbox.h"
 
 #ifdef HAVE_SECCOMP
 #include <seccomp.h>

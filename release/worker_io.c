@@ -1,5 +1,5 @@
 /*
- * gateway/worker_io.c — the check pass's I/O thread (verify mode on 2+
+ * release/worker_io.c — the check pass's I/O thread (verify mode on 2+
  * cores): reading, SHA-256 and staging (tar+zstd) of an extract beside
  * the thread that checks it.
  */
@@ -13,7 +13,7 @@
 
 #include <openssl/evp.h>
 
-#include "gateway/worker_internal.h"
+#include "release/internal.h"
 
 /*
  * Verify mode on 2+ cores: reading, SHA-256 and staging (tar+zstd) of the
