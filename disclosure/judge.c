@@ -34,6 +34,7 @@ judge_cumulative(struct history_store *s, const struct contract *c,
 	char head_rel[64], head_path[PATH_MAX], det[256], before[96];
 	struct cumulative_result res;
 	size_t i;
+	long k;
 	int rc;
 
 	if (ds->one_row_per == NULL)
@@ -45,6 +46,14 @@ judge_cumulative(struct history_store *s, const struct contract *c,
 			return mark_all(r, n, "disclosure.cumulative",
 			    CHECK_FAIL, 0, "a quasi-identifier or the "
 			    "one_row_per column is missing");
+	/* The contract's strictest k: a release of a dataset with a smaller
+	 * one must not weaken what an earlier release of another promised. */
+	k = ds->k_anonymity;
+	for (i = 0; i < c->n_datasets; i++)
+		if (!c->datasets[i].is_table && c->datasets[i].one_row_per &&
+		    c->datasets[i].n_quasi_identifiers > 0 &&
+		    c->datasets[i].k_anonymity > k)
+			k = c->datasets[i].k_anonymity;
 	/* A reader beside the worker (relgate check) may find the file it
 	 * was told of replaced by a publication: read the head again. */
 	for (i = 0;; i++) {
@@ -54,8 +63,7 @@ judge_cumulative(struct history_store *s, const struct contract *c,
 		    head_path, sizeof(head_path))) != 0)
 			return diag_set(d, rc, "state.db", 0, 0, "cannot read "
 			    "the release history of %s", c->id);
-		if ((rc = history_merge(head_path, t, n, ds->k_anonymity, next,
-		    &res, d)) == 0)
+		if ((rc = history_merge(head_path, t, n, k, next, &res, d)) == 0)
 			break;
 		if (i == 2 || history_head(s, c->id, again, sizeof(again),
 		    again_path, sizeof(again_path)) != 0 ||
@@ -80,14 +88,14 @@ judge_cumulative(struct history_store *s, const struct contract *c,
 		/* the text report puts the count first: "3 of 40 ..." */
 		snprintf(det, sizeof(det), "of %llu combined classes hold fewer "
 		    "than %ld people (%llu people in them) %s",
-		    (unsigned long long)res.classes, ds->k_anonymity,
+		    (unsigned long long)res.classes, k,
 		    (unsigned long long)res.short_people, before);
 		return mark_all(r, n, "disclosure.cumulative", CHECK_FAIL,
 		    res.short_classes, det);
 	}
 	snprintf(det, sizeof(det), "%llu combined classes, each of at least "
 	    "%ld people (%llu people in all) %s",
-	    (unsigned long long)res.classes, ds->k_anonymity,
+	    (unsigned long long)res.classes, k,
 	    (unsigned long long)res.persons, before);
 	return mark_all(r, n, "disclosure.cumulative", CHECK_PASS, 0, det);
 }

@@ -71,6 +71,8 @@ trace_of(const struct contract *c, const char *ds, const char *csv,
 }
 
 static char tmpdir[64];
+static const struct check_result *rule(const struct check_report *r,
+    const char *name);
 
 static int
 setup_dir(void **state)
@@ -404,6 +406,61 @@ test_property_generated_sequences(void **state)
 		run_sequence(seed * 7919u);
 }
 
+/* The contract's strictest k holds over the history: a release of a dataset
+ * with k = 2 is judged at the k = 10 an earlier dataset promised. Judged
+ * through disclosure_judge() with a state directory that has no state.db
+ * yet (an empty history, as relgate check -c sees it). */
+static void
+test_strictest_k_of_the_contract(void **state)
+{
+	static const char yaml[] =
+	    "id: T-5\nversion: 1\ntitle: t\npurpose: p\nstatus: active\n"
+	    "valid_from: 2026-01-01\nvalid_until: 2030-12-31\n"
+	    "contractor: {organisation: org, assurance: {scheme: ISO27001, "
+	    "ref: r, expires: 2030-12-31}}\npeople: [a]\napprovers: [b]\n"
+	    "approvals_required: 1\n"
+	    "recipients: [0123456789ABCDEF0123456789ABCDEF01234567]\n"
+	    "retention: {download_days: 14, max_downloads: 3}\ndatasets:\n"
+	    "  strict:\n    max_rows: 100\n    one_row_per: person_id\n"
+	    "    columns: {person_id: {}, age: {}}\n"
+	    "    quasi_identifiers: [age]\n    k_anonymity: 10\n"
+	    "  loose:\n    max_rows: 100\n    one_row_per: person_id\n"
+	    "    columns: {person_id: {}, age: {}}\n"
+	    "    quasi_identifiers: [age]\n    k_anonymity: 2\n";
+	struct contract *c = contract_from(yaml);
+	struct history_store *hs = NULL;
+	struct check_report *rep;
+	struct release_trace *t;
+	const struct check_result *res;
+	struct buf b;
+	struct diag d;
+	int i;
+
+	(void)state;
+	buf_init(&b, 1 << 16);
+	buf_printf(&b, "person_id,age\n");
+	for (i = 0; i < 10; i++)
+		buf_printf(&b, "p%d,%d\n", i, i % 2);	/* two classes of 5 */
+	buf_cstr(&b);
+	t = trace_of(c, "loose", (const char *)b.data, 1, NULL, &rep);
+	diag_clear(&d);
+	assert_int_equal(history_store_open(&hs, tmpdir, &d), 0);
+	assert_int_equal(disclosure_judge(hs, c, contract_dataset(c, "loose"),
+	    &t, 1, &rep, NULL, NULL, 0, &d), 0);
+	assert_int_equal(rule(rep, "disclosure.k_anonymity")->status,
+	    CHECK_PASS);
+	res = rule(rep, "disclosure.cumulative");
+	assert_int_equal(res->status, CHECK_FAIL);
+	assert_int_equal(res->count, 2);
+	assert_non_null(strstr(res->detail, "fewer than 10 people"));
+	assert_non_null(strstr(res->detail, "first release"));
+	history_store_close(hs);
+	release_trace_free(t);
+	check_report_free(rep);
+	buf_free(&b);
+	contract_free(c);
+}
+
 /* ---- masking by the gateway ------------------------------------------ */
 
 /* masking_mode: apply keys people by their token, the same key a
@@ -644,6 +701,7 @@ main(void)
 		cmocka_unit_test(test_three_releases_fail_together),
 		cmocka_unit_test(test_two_threads_same_trace),
 		cmocka_unit_test(test_property_generated_sequences),
+		cmocka_unit_test(test_strictest_k_of_the_contract),
 		cmocka_unit_test(test_apply_mode_keys_people_by_token),
 		cmocka_unit_test(test_differencing),
 		cmocka_unit_test(test_trace_file_round_trip_and_damage),
