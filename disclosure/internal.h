@@ -48,5 +48,7 @@ int	store_tables_for(struct history_store *s, const char *organisation,
 	    struct earlier_table **out, size_t *n);
 void	earlier_tables_free(struct earlier_table *e, size_t n);
 const char *store_state_dir(const struct history_store *s);
+/* 1 when the state directory itself does not exist (not a gateway host). */
+int	history_store_absent(const struct history_store *s);
 
 #endif /* RG_DISCLOSURE_INTERNAL_H */

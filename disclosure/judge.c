@@ -112,6 +112,15 @@ disclosure_judge(struct history_store *s, const struct contract *c,
 
 	if (base != NULL && baselen > 0)
 		base[0] = '\0';
+	if (history_store_absent(s)) {
+		char det[256];
+
+		snprintf(det, sizeof(det), "no release history on this host (%s "
+		    "does not exist): judged by the gateway", store_state_dir(s));
+		rc = mark_all(r, n, ds->is_table ? "disclosure.differencing" :
+		    "disclosure.cumulative", CHECK_SKIP, 0, det);
+		return rc;
+	}
 	if (!ds->is_table) {
 		if (ds->k_anonymity <= 0 || ds->n_quasi_identifiers == 0)
 			return 0;	/* the checker's skip stands */

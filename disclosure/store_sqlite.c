@@ -33,8 +33,15 @@ const char history_store_schema[] =
 struct history_store {
 	sqlite3 *db;
 	int	own;			/* opened here (close it) */
+	int	absent;			/* no state directory on this host */
 	char	*state_dir;
 };
+
+int
+history_store_absent(const struct history_store *s)
+{
+	return s->absent;
+}
 
 const char *
 store_state_dir(const struct history_store *s)
@@ -61,7 +68,9 @@ history_store_open(struct history_store **out, const char *state_dir,
 	}
 	s->own = 1;
 	if (access(path, F_OK) != 0 && errno == ENOENT) {
-		*out = s;		/* nothing released yet */
+		/* nothing released yet, or no gateway state on this host */
+		s->absent = access(state_dir, F_OK) != 0 && errno == ENOENT;
+		*out = s;
 		return 0;
 	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) !=

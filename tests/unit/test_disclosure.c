@@ -455,8 +455,25 @@ test_strictest_k_of_the_contract(void **state)
 	assert_non_null(strstr(res->detail, "fewer than 10 people"));
 	assert_non_null(strstr(res->detail, "first release"));
 	history_store_close(hs);
-	release_trace_free(t);
 	check_report_free(rep);
+	/* a host without the gateway's state directory has no history: the
+	 * rule says so (skip), it does not claim a first release */
+	{
+		char none[128];
+
+		snprintf(none, sizeof(none), "%s/not-a-state-dir", tmpdir);
+		release_trace_free(t);
+		t = trace_of(c, "loose", (const char *)b.data, 1, NULL, &rep);
+		assert_int_equal(history_store_open(&hs, none, &d), 0);
+		assert_int_equal(disclosure_judge(hs, c, contract_dataset(c,
+		    "loose"), &t, 1, &rep, NULL, NULL, 0, &d), 0);
+		res = rule(rep, "disclosure.cumulative");
+		assert_int_equal(res->status, CHECK_SKIP);
+		assert_non_null(strstr(res->detail, "does not exist"));
+		history_store_close(hs);
+		check_report_free(rep);
+	}
+	release_trace_free(t);
 	buf_free(&b);
 	contract_free(c);
 }
