@@ -13,8 +13,15 @@
 #include "config.h"
 
 #include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "disclosure/internal.h"
 
@@ -25,22 +32,61 @@
 #define F_TABLE		4u
 #define F_TABLE_FULL	8u
 
+/* Where encoded bytes go: a buffer (the store's blobs), flushed to fd
+ * each time it holds a block when fd >= 0 (the trace file: written as it
+ * is made, never held whole). */
+struct sink {
+	struct buf *b;
+	int	fd;
+	int	err;
+};
+
+#define SINK_BLOCK	((size_t)1 << 20)
+
 static int
-put32(struct buf *b, uint32_t v)
+sink_flush(struct sink *k)
+{
+	size_t off = 0;
+
+	while (k->fd >= 0 && off < k->b->len && !k->err) {
+		ssize_t n = write(k->fd, k->b->data + off, k->b->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			k->err = errno ? errno : EIO;
+		else
+			off += (size_t)n;
+	}
+	if (k->fd >= 0)
+		buf_reset(k->b);
+	return k->err ? RG_EIO : 0;
+}
+
+static int
+put(struct sink *k, const void *p, size_t n)
+{
+	if (k->fd >= 0 && k->b->len + n > SINK_BLOCK && sink_flush(k) != 0)
+		return RG_EIO;
+	return buf_append(k->b, p, n);
+}
+
+static int
+put32(struct sink *b, uint32_t v)
 {
 	v = htole32(v);
-	return buf_append(b, &v, 4);
+	return put(b, &v, 4);
 }
 
 static int
-put64(struct buf *b, uint64_t v)
+put64(struct sink *b, uint64_t v)
 {
 	v = htole64(v);
-	return buf_append(b, &v, 8);
+	return put(b, &v, 8);
 }
 
 static int
-put_names(struct buf *b, char *const *names, size_t n)
+put_names(struct sink *b, char *const *names, size_t n)
 {
 	size_t i;
 	int rc = put32(b, (uint32_t)n);
@@ -49,14 +95,14 @@ put_names(struct buf *b, char *const *names, size_t n)
 		size_t len = strlen(names[i]);
 		uint16_t l = htole16((uint16_t)(len > 0xffff ? 0xffff : len));
 
-		rc = buf_append(b, &l, 2);
-		rc = rc ? rc : buf_append(b, names[i], le16toh(l));
+		rc = put(b, &l, 2);
+		rc = rc ? rc : put(b, names[i], le16toh(l));
 	}
 	return rc;
 }
 
-int
-trace_encode(const struct release_trace *t, struct buf *b)
+static int
+encode(const struct release_trace *t, struct sink *b)
 {
 	uint32_t flags = (t->records ? F_RECORDS : 0) | (t->records_full ?
 	    F_RECORDS_FULL : 0) | (t->table ? F_TABLE : 0) | (t->table_full ?
@@ -64,7 +110,7 @@ trace_encode(const struct release_trace *t, struct buf *b)
 	size_t i, npairs = t->n_vectors ? t->vec_off[t->n_vectors] : 0;
 	int rc = 0;
 
-	rc |= buf_append(b, TRACE_MAGIC, 8);
+	rc |= put(b, TRACE_MAGIC, 8);
 	rc |= put32(b, flags);
 	rc |= put64(b, t->n_persons);
 	rc |= put64(b, t->n_vectors);
@@ -84,7 +130,16 @@ trace_encode(const struct release_trace *t, struct buf *b)
 		rc |= put64(b, t->cell_keys[i]);
 	for (i = 0; i < t->n_cells * t->n_measures && rc == 0; i++)
 		rc |= put64(b, (uint64_t)t->cell_counts[i]);
-	return rc ? RG_ETOOBIG : 0;
+	rc |= sink_flush(b);
+	return rc ? (b->err ? RG_EIO : RG_ETOOBIG) : 0;
+}
+
+int
+trace_encode(const struct release_trace *t, struct buf *b)
+{
+	struct sink k = { b, -1, 0 };
+
+	return encode(t, &k);
 }
 
 struct rd {
@@ -218,14 +273,34 @@ int
 release_trace_write(const struct release_trace *t, const char *path,
     struct diag *d)
 {
+	char tmp[PATH_MAX];
 	struct buf b;
-	int rc;
+	struct sink k;
+	int rc, n;
 
-	buf_init(&b, TRACE_FILE_MAX);
-	if ((rc = trace_encode(t, &b)) != 0)
-		rc = diag_set(d, rc, path, 0, 0, "release trace too large");
-	else
-		rc = file_write_atomic(path, b.data, b.len, 0600, d);
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return diag_set(d, RG_EINVAL, path, 0, 0, "path too long");
+	buf_init(&b, 2 * SINK_BLOCK);
+	k.b = &b;
+	k.err = 0;
+	if ((k.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) < 0) {
+		buf_free(&b);
+		return diag_set(d, RG_EIO, tmp, 0, 0, "%s", strerror(errno));
+	}
+	rc = encode(t, &k);
+	if (rc == 0 && fsync(k.fd) != 0)
+		rc = RG_EIO;
+	if (close(k.fd) != 0 && rc == 0)
+		rc = RG_EIO;
+	if (rc == 0 && (rename(tmp, path) != 0 || dir_fsync(path) != 0))
+		rc = RG_EIO;
+	if (rc != 0) {
+		rc = diag_set(d, rc, path, 0, 0, "write: %s", k.err ?
+		    strerror(k.err) : strerror(errno));
+		(void)unlink(tmp);
+	}
 	buf_free(&b);
 	return rc;
 }
@@ -234,15 +309,27 @@ int
 release_trace_read(struct release_trace **out, const char *path,
     struct diag *d)
 {
-	char *data = NULL;
-	size_t len = 0;
-	int rc;
+	struct stat st;
+	void *map;
+	int fd, rc;
 
 	*out = NULL;
-	if ((rc = file_read_small(&data, &len, path, TRACE_FILE_MAX, d)) != 0)
-		return rc;
-	if ((rc = trace_decode(out, (const unsigned char *)data, len)) != 0)
+	/* mapped, not copied: the decoded trace is the only copy in memory */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return diag_set(d, errno == ENOENT ? RG_ENOENT : RG_EIO, path, 0,
+		    0, "%s", strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8 ||
+	    (uint64_t)st.st_size > TRACE_FILE_MAX) {
+		close(fd);
+		return diag_set(d, RG_EPARSE, path, 0, 0, "not a release trace");
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return diag_set(d, RG_EIO, path, 0, 0, "mmap: %s",
+		    strerror(errno));
+	if ((rc = trace_decode(out, map, (size_t)st.st_size)) != 0)
 		rc = diag_set(d, rc, path, 0, 0, "not a release trace");
-	free(data);
+	munmap(map, (size_t)st.st_size);
 	return rc;
 }
