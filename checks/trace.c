@@ -144,23 +144,6 @@ trace_part_free(struct trace_part *p)
 }
 
 static int
-grow(void **p, size_t *cap, size_t need, size_t each)
-{
-	size_t ncap = *cap ? *cap : 1024;
-	void *np;
-
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap == *cap)
-		return 0;
-	if ((np = realloc(*p, ncap * each)) == NULL)
-		return RG_ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
-
-static int
 vmap_grow(struct trace_part *p)
 {
 	size_t ncap = p->vcap ? p->vcap * 2 : 256, i, j;
@@ -206,8 +189,8 @@ vmap_find(struct trace_part *p, uint64_t key, const uint64_t *v, size_t nqi)
 		if (p->vkey[j] == 0)
 			break;
 	}
-	if (grow((void **)&p->pool, &p->pool_cap, (p->vn + 1) * nqi,
-	    sizeof(uint64_t)) != 0)
+	if (rg_array_grow((void **)&p->pool, &p->pool_cap,
+	    (p->vn + 1) * nqi, sizeof(uint64_t)) != 0)
 		return 0;
 	memcpy(p->pool + p->vn * nqi, v, nqi * sizeof(uint64_t));
 	p->vkey[j] = key;
@@ -244,8 +227,9 @@ trace_row(struct checker *ck, struct trace_part *p, const struct csv_field *f,
 			key ^= key >> 31;
 		}
 		key += key == 0;
-		if (p->n >= TRACE_PERSONS_MAX || grow((void **)&p->rows,
-		    &p->cap, p->n + 1, sizeof(*p->rows)) != 0 ||
+		if (p->n >= TRACE_PERSONS_MAX ||
+		    rg_array_grow((void **)&p->rows, &p->cap, p->n + 1,
+		    sizeof(*p->rows)) != 0 ||
 		    (vid = vmap_find(p, key, v, ck->nqi)) == 0) {
 			p->full = 1;
 			return;
@@ -269,8 +253,9 @@ trace_row(struct checker *ck, struct trace_part *p, const struct csv_field *f,
 		size_t w = ck->tr_ndim + ck->tr_nmeas;
 		uint64_t *c;
 
-		if (p->ncells >= TRACE_CELLS_MAX || grow((void **)&p->cells,
-		    &p->cells_cap, (p->ncells + 1) * w, sizeof(uint64_t)) != 0) {
+		if (p->ncells >= TRACE_CELLS_MAX ||
+		    rg_array_grow((void **)&p->cells, &p->cells_cap,
+		    (p->ncells + 1) * w, sizeof(uint64_t)) != 0) {
 			p->full = 1;
 			return;
 		}
@@ -315,15 +300,15 @@ cmp_person(const void *a, const void *b)
 	return (x->vector > y->vector) - (x->vector < y->vector);
 }
 
-static size_t cell_words;	/* for cmp_cell: set before qsort */
-
+/* Cells by their first *(size_t *)words words (qsort_r: no shared
+ * state between two checks). */
 static int
-cmp_cell(const void *a, const void *b)
+cmp_cell(const void *a, const void *b, void *words)
 {
 	const uint64_t *x = a, *y = b;
-	size_t i;
+	size_t i, n = *(const size_t *)words;
 
-	for (i = 0; i < cell_words; i++)
+	for (i = 0; i < n; i++)
 		if (x[i] != y[i])
 			return x[i] < y[i] ? -1 : 1;
 	return 0;
@@ -427,8 +412,7 @@ take_table(struct checker *ck, struct release_trace *t)
 	if (p1 && p1->ncells)
 		memcpy(all + (p0 ? p0->ncells : 0) * w, p1->cells, p1->ncells * w *
 		    sizeof(uint64_t));
-	cell_words = nd;
-	qsort(all, n, w * sizeof(uint64_t), cmp_cell);
+	qsort_r(all, n, w * sizeof(uint64_t), cmp_cell, &nd);
 	for (i = k = 0; i < n; i++) {
 		uint64_t *c = all + i * w;
 

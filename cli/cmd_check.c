@@ -108,6 +108,9 @@ check_usage(FILE *f)
 	    "[--json] FILE.csv\n"
 	    "options: --today YYYY-MM-DD (judge contract.active on that day),\n"
 	    "         --no-progress, --threads N (1 or 2, default 2)\n"
+	    "with -c, also disclosure.cumulative and disclosure.differencing "
+	    "against the\n"
+	    "gateway's release history in its state directory (read-only)\n"
 	    "exit status: 0 pass, 1 a rule failed, 2 could not check\n");
 }
 

@@ -148,6 +148,11 @@ void	time_rfc3339_now(char *out, size_t len);
 void	date_today(char *out, size_t len);
 /* Parse "YYYY-MM-DD" strictly; 0 and days since 1970-01-01 in *days. */
 int	date_parse(const char *s, long *days);
+/* Days since 1970-01-01 as "YYYY-MM-DD" into out (>= 11 bytes). */
+void	date_format(long days, char *out, size_t len);
+/* Make room for need items of each bytes in the array *p of *cap items,
+ * doubling from 1024: 0 or RG_ENOMEM (also on size overflow). */
+int	rg_array_grow(void **p, size_t *cap, size_t need, size_t each);
 /* strlcpy: copy with truncation, always NUL-terminated; returns strlen(src). */
 size_t	rg_strlcpy(char *dst, const char *src, size_t size);
 /* JSON-escape s into b (adds the surrounding quotes). */

@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
@@ -113,6 +115,49 @@ days_from_civil(long y, unsigned m, unsigned d)
 	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + (long)doe - 719468;
+}
+
+/* The inverse of days_from_civil() (Howard Hinnant's algorithm): no libc
+ * time conversion, any day of years 0..9999 (others print as year 0). */
+void
+date_format(long days, char *out, size_t len)
+{
+	long z = days + 719468, era, doe, yoe, y, doy, mp, dd, m;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	dd = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	if (y < 0 || y > 9999)
+		y = 0;
+	snprintf(out, len, "%04d-%02d-%02d", (int)y, (int)m, (int)dd);
+}
+
+int
+rg_array_grow(void **p, size_t *cap, size_t need, size_t each)
+{
+	size_t ncap = *cap ? *cap : 1024;
+	void *np;
+
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return RG_ENOMEM;
+		ncap *= 2;
+	}
+	if (ncap == *cap)
+		return 0;
+	if (each != 0 && ncap > SIZE_MAX / each)
+		return RG_ENOMEM;
+	if ((np = realloc(*p, ncap * each)) == NULL)
+		return RG_ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
 }
 
 int

@@ -166,7 +166,6 @@ push_ptr(void ***arr, size_t *n, void *p)
 	return RG_OK;
 }
 
-static void	date_format(char *out, size_t len, long days);
 static long	today_days(void);
 static const struct pgp_keyinfo *find_key(const struct pgp_keyinfo *keys,
 		    size_t n, const char *fpr, long today);
@@ -181,7 +180,7 @@ user_warnings(struct config_dir *cd, const struct user *u, long today)
 	int rc;
 
 	if (u->valid_until != DATE_UNSET && u->valid_until < today) {
-		date_format(when, sizeof(when), u->valid_until);
+		date_format(u->valid_until, when, sizeof(when));
 		snprintf(msg, sizeof(msg), "warning: the account of '%s' "
 		    "ended on %s (valid_until): it cannot log in", u->name,
 		    when);
@@ -189,7 +188,7 @@ user_warnings(struct config_dir *cd, const struct user *u, long today)
 			return rc;
 	}
 	if (u->training_expires != DATE_UNSET && u->training_expires < today) {
-		date_format(when, sizeof(when), u->training_expires);
+		date_format(u->training_expires, when, sizeof(when));
 		snprintf(msg, sizeof(msg), "warning: the information-security "
 		    "training of '%s' expired on %s: it cannot log in",
 		    u->name, when);
@@ -254,7 +253,7 @@ contract_warnings(struct config_dir *cd, const struct contract *c,
 		if (k == NULL || k->expires == DATE_UNSET ||
 		    k->expires > today + 30)
 			continue;
-		date_format(when, sizeof(when), k->expires);
+		date_format(k->expires, when, sizeof(when));
 		snprintf(msg, sizeof(msg), "warning: the key of recipient %s "
 		    "(%s) expires on %s", c->recipients[i], k->file, when);
 		if ((rc = add_warning(cd, 2, c->path, c->recipients_pos[i],
@@ -361,26 +360,6 @@ load_users(struct config_dir *cd, const char *dir)
 	}
 	strlist_free(names, n);
 	return rc == RG_ENOMEM ? RG_ENOMEM : RG_OK;
-}
-
-/* Days since the epoch to "YYYY-MM-DD" (Howard Hinnant's algorithm). */
-static void
-date_format(char *out, size_t len, long days)
-{
-	long z = days + 719468, era, doe, yoe, y, doy, mp, dd, m;
-
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	y = yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	dd = doy - (153 * mp + 2) / 5 + 1;
-	m = mp < 10 ? mp + 3 : mp - 9;
-	y += m <= 2;
-	if (y < 0 || y > 9999)
-		y = 0;
-	snprintf(out, len, "%04d-%02d-%02d", (int)y, (int)m, (int)dd);
 }
 
 static long
@@ -498,7 +477,7 @@ cross_check(struct config_dir *cd, const struct contract *c,
 			PROBLEM(c->recipients_pos[i], "recipient %s: key in %s "
 			    "is revoked", c->recipients[i], k->file);
 		else if (k->expires != DATE_UNSET && k->expires <= today) {
-			date_format(when, sizeof(when), k->expires);
+			date_format(k->expires, when, sizeof(when));
 			PROBLEM(c->recipients_pos[i], "recipient %s: key in %s "
 			    "expired on %s", c->recipients[i], k->file, when);
 		} else if (!k->can_encrypt)

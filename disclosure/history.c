@@ -67,23 +67,6 @@ set_hash(const uint64_t *p, size_t n)
 }
 
 static int
-grow(void **p, size_t *cap, size_t need, size_t each)
-{
-	size_t ncap = *cap ? *cap : 1024;
-	void *np;
-
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap == *cap)
-		return 0;
-	if ((np = realloc(*p, ncap * each)) == NULL)
-		return RG_ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
-
-static int
 hmap_grow(struct vdict *d)
 {
 	size_t ncap = d->hcap ? d->hcap * 2 : 1024, i, j;
@@ -135,9 +118,10 @@ vdict_get(struct vdict *d, const uint64_t *p, size_t n, uint32_t *id)
 		d->full = 1;
 		return RG_ETOOBIG;
 	}
-	if (grow((void **)&d->pairs, &d->pcap, d->npairs + n + 1, 8) != 0 ||
-	    grow((void **)&d->off, &d->ocap, d->n + 2, 4) != 0 ||
-	    grow((void **)&d->count, &d->ccap, d->n + 1, 8) != 0)
+	if (rg_array_grow((void **)&d->pairs, &d->pcap, d->npairs + n + 1,
+	    8) != 0 ||
+	    rg_array_grow((void **)&d->off, &d->ocap, d->n + 2, 4) != 0 ||
+	    rg_array_grow((void **)&d->count, &d->ccap, d->n + 1, 8) != 0)
 		return RG_ENOMEM;
 	d->count[d->n] = 0;
 	if (d->n == 0)
@@ -198,7 +182,7 @@ vdict_union(struct vdict *d, uint32_t a, uint32_t b, uint32_t *id,
 		}
 	na = d->off[a + 1] - d->off[a];
 	nb = d->off[b + 1] - d->off[b];
-	if ((rc = grow((void **)tmp, tcap, na + nb + 1, 8)) != 0)
+	if ((rc = rg_array_grow((void **)tmp, tcap, na + nb + 1, 8)) != 0)
 		return rc;
 	pa = d->pairs + d->off[a];	/* read before vdict_get may move them */
 	pb = d->pairs + d->off[b];
@@ -509,7 +493,8 @@ history_merge(const char *old, struct release_trace *const *t, size_t n,
 			size_t a, b;
 
 			/* a set: ascending, each once */
-			if ((rc = grow((void **)&tmp, &tcap, np + 1, 8)) != 0)
+			if ((rc = rg_array_grow((void **)&tmp, &tcap, np + 1,
+			    8)) != 0)
 				goto out;
 			for (a = b = 0; a < np; a++)
 				if (b == 0 || tmp[b - 1] != p[a])

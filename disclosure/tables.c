@@ -25,18 +25,23 @@ struct proj {
 	size_t	n, nd;
 };
 
-static size_t proj_nd;
-
+/* Two keys of nd words. */
 static int
-cmp_rows(const void *a, const void *b)
+cmp_keys(const uint64_t *x, const uint64_t *y, size_t nd)
 {
-	const uint64_t *x = a, *y = b;
 	size_t i;
 
-	for (i = 0; i < proj_nd; i++)
+	for (i = 0; i < nd; i++)
 		if (x[i] != y[i])
 			return x[i] < y[i] ? -1 : 1;
 	return 0;
+}
+
+/* qsort_r: rows by their first *(size_t *)nd words. */
+static int
+cmp_rows(const void *a, const void *b, void *nd)
+{
+	return cmp_keys(a, b, *(const size_t *)nd);
 }
 
 static long
@@ -85,8 +90,7 @@ project(const struct release_trace *t, size_t m, char *const *dims,
 		rows[i * w + nd] = (uint64_t)t->cell_counts[i * t->n_measures +
 		    m];
 	}
-	proj_nd = nd;
-	qsort(rows, t->n_cells, w * 8, cmp_rows);
+	qsort_r(rows, t->n_cells, w * 8, cmp_rows, &nd);
 	out->nd = nd;
 	if ((out->key = calloc(t->n_cells * nd + 1, 8)) == NULL ||
 	    (out->count = calloc(t->n_cells + 1, 8)) == NULL) {
@@ -135,10 +139,8 @@ compare(const struct proj *a, const struct proj *b, long min_cell)
 			c = 1;
 		else if (j >= b->n)
 			c = -1;
-		else {
-			proj_nd = nd;
-			c = cmp_rows(a->key + i * nd, b->key + j * nd);
-		}
+		else
+			c = cmp_keys(a->key + i * nd, b->key + j * nd, nd);
 		if (c <= 0)
 			x = a->count[i++];
 		if (c >= 0)

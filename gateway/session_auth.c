@@ -186,16 +186,6 @@ auth_refuse(struct sess *s, const char *user, int audit_now,
 /* ---- the account ----------------------------------------------------------- */
 
 static void
-date_format(long days, char *out, size_t len)
-{
-	time_t t = (time_t)days * 86400;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%Y-%m-%d", &tm);
-}
-
-static void
 roles_format(unsigned roles, char *out, size_t len)
 {
 	unsigned bit;

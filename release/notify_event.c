@@ -71,16 +71,6 @@ rule_names(const char *note, char *out, size_t len)
 	out[o] = '\0';
 }
 
-static void
-days_to_date(long days, char out[16])
-{
-	time_t t = (time_t)days * 86400;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 /* The lines every message about a request starts with. */
 static int
 request_lines(struct buf *b, const struct request_rec *r)
@@ -145,7 +135,7 @@ queue_ready(struct worker *w, const struct request_rec *r,
 	    "\n\n  release:  %s\n  contract: %s\n  published: %s\n", rel.id,
 	    c->id, rel.id, c->id, rel.published);
 	if (rel.expires_day >= 0) {
-		days_to_date(rel.expires_day, day);
+		date_format(rel.expires_day, day, sizeof(day));
 		rc |= buf_printf(&b, "  expires:  %s (end of day, UTC)\n", day);
 	}
 	if (rel.max_downloads > 0)
@@ -278,7 +268,7 @@ notify_queue_expiring(struct worker *w)
 		rg_strlcpy(m.request, rel.request, sizeof(m.request));
 		rg_strlcpy(m.release, rel.id, sizeof(m.release));
 		m.created = (int64_t)time(NULL);
-		days_to_date(rel.expires_day, day);
+		date_format(rel.expires_day, day, sizeof(day));
 		buf_init(&b, NOTIFY_BODY_MAX);
 		rc = buf_printf(&b, "Release %s of contract %s expires on %s "
 		    "(end of day, UTC), in 2 days or less;\nit is then purged."

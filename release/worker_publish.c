@@ -44,16 +44,6 @@ today_days(void)
 	return d;
 }
 
-static void
-days_to_date(long days, char out[16])
-{
-	time_t t = (time_t)days * 86400;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 static int
 contract_is_approver(const struct contract *c, const char *user)
 {
@@ -450,7 +440,7 @@ make_head_files(struct worker *w, const struct request_rec *r,
 	rc |= json_append_string(man, now);
 	rc |= buf_printf(man, ",\n  \"expires\": ");
 	if (expires_day >= 0) {
-		days_to_date(expires_day, day);
+		date_format(expires_day, day, sizeof(day));
 		rc |= json_append_string(man, day);
 	} else
 		rc |= buf_printf(man, "null");

@@ -32,14 +32,14 @@ db() { sqlite3 -cmd ".timeout 10000" "$S/state.db" "$1"; }
 # rule_line FILE RULE: the report line of RULE ("pass  RULE  detail")
 rule_line() { grep -E "^(pass|FAIL|skip) +$2( |\$)" "$1" || :; }
 
-# Record-level contracts: three datasets over the same people, each with
-# two quasi-identifiers, k = 10; identifiers masked by the gateway.
-rec_contract() { # ID ORG FPR PEOPLE
-	cat > "$C/contracts/$1.yaml" <<EOF
+# contract_head ID ORG FPR PEOPLE TITLE PURPOSE: a contract up to its
+# datasets (one approver of iam-jo/staff-ben).
+contract_head() {
+	cat <<EOF
 id: $1
 version: 1
-title: Cumulative disclosure test $1
-purpose: Exercise cumulative disclosure.
+title: $5 $1
+purpose: $6
 status: active
 valid_from: 2026-01-01
 valid_until: 2030-12-31
@@ -52,6 +52,16 @@ approvals_required: 1
 recipients: [$3]
 retention: {download_days: 14, max_downloads: 2}
 datasets:
+EOF
+}
+
+# Record-level contracts: three datasets over the same people, each with
+# two quasi-identifiers, k = 10; identifiers masked by the gateway.
+rec_contract() { # ID ORG FPR PEOPLE
+	{
+	contract_head "$@" "Cumulative disclosure test" \
+	    "Exercise cumulative disclosure."
+	cat <<EOF
   a:
     max_rows: 100000
     one_row_per: person_id
@@ -80,26 +90,14 @@ datasets:
     quasi_identifiers: [region, tenure]
     k_anonymity: 10
 EOF
+	} > "$C/contracts/$1.yaml"
 }
 # Table contracts: a table by region and year, and its marginal by region.
 tab_contract() { # ID ORG FPR PEOPLE
-	cat > "$C/contracts/$1.yaml" <<EOF
-id: $1
-version: 1
-title: Differencing test $1
-purpose: Exercise differencing between tables.
-status: active
-valid_from: 2026-01-01
-valid_until: 2030-12-31
-contractor:
-  organisation: $2
-  assurance: {scheme: ISO27001, ref: "T-1", expires: 2030-12-31}
-people: [$4]
-approvers: [iam-jo, staff-ben]
-approvals_required: 1
-recipients: [$3]
-retention: {download_days: 14, max_downloads: 2}
-datasets:
+	{
+	contract_head "$@" "Differencing test" \
+	    "Exercise differencing between tables."
+	cat <<EOF
   by_year:
     kind: table
     columns:
@@ -116,6 +114,7 @@ datasets:
     min_cell_count: 10
     rounding: 1
 EOF
+	} > "$C/contracts/$1.yaml"
 }
 X=TEST-2026-0010 Y=TEST-2026-0011 Z=TEST-2026-0012 W=TEST-2026-0013
 TA=TEST-2026-0020 TB=TEST-2026-0021 TC=TEST-2026-0022

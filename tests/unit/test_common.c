@@ -72,6 +72,19 @@ test_dates(void **state)
 	assert_int_equal(date_parse("2026-01-011", &d), RG_EINVAL);
 	assert_int_equal(date_parse("2027-03-31", &d), RG_OK);
 	assert_int_equal(d, 20908);
+	/* date_format is date_parse's inverse, leap days included */
+	{
+		static const char *const days[] = { "1970-01-01", "2024-02-29",
+		    "2027-03-31", "1969-12-31", "2100-03-01", "9999-12-31" };
+		char out[16];
+		size_t i;
+
+		for (i = 0; i < sizeof(days) / sizeof(days[0]); i++) {
+			assert_int_equal(date_parse(days[i], &d), RG_OK);
+			date_format(d, out, sizeof(out));
+			assert_string_equal(out, days[i]);
+		}
+	}
 }
 
 static void

@@ -70,6 +70,16 @@ trace_of(const struct contract *c, const char *ds, const char *csv,
 	return t;
 }
 
+/* Everything a contract needs before its datasets (id: ID). */
+#define CONTRACT_HEAD(id) \
+    "id: " id "\nversion: 1\ntitle: t\npurpose: p\nstatus: active\n" \
+    "valid_from: 2026-01-01\nvalid_until: 2030-12-31\n" \
+    "contractor: {organisation: org, assurance: {scheme: ISO27001, " \
+    "ref: r, expires: 2030-12-31}}\npeople: [a]\napprovers: [b]\n" \
+    "approvals_required: 1\n" \
+    "recipients: [0123456789ABCDEF0123456789ABCDEF01234567]\n" \
+    "retention: {download_days: 14, max_downloads: 3}\ndatasets:\n"
+
 static char tmpdir[64];
 static const struct check_result *rule(const struct check_report *r,
     const char *name);
@@ -94,13 +104,7 @@ remove_dir(void **state)
 }
 
 static const char three_datasets[] =
-    "id: T-1\nversion: 1\ntitle: t\npurpose: p\nstatus: active\n"
-    "valid_from: 2026-01-01\nvalid_until: 2030-12-31\n"
-    "contractor: {organisation: org, assurance: {scheme: ISO27001, ref: r,"
-    " expires: 2030-12-31}}\npeople: [a]\napprovers: [b]\n"
-    "approvals_required: 1\nrecipients: [0123456789ABCDEF0123456789ABCDEF01234567]\n"
-    "retention: {download_days: 14, max_downloads: 3}\n"
-    "datasets:\n"
+    CONTRACT_HEAD("T-1")
     "  a:\n    max_rows: 100000\n    one_row_per: person_id\n"
     "    columns: {person_id: {}, age: {}, region: {}}\n"
     "    quasi_identifiers: [age, region]\n    k_anonymity: 10\n"
@@ -282,13 +286,7 @@ static void
 run_sequence(uint32_t seed)
 {
 	static const char *yaml_head =
-	    "id: T-2\nversion: 1\ntitle: t\npurpose: p\nstatus: active\n"
-	    "valid_from: 2026-01-01\nvalid_until: 2030-12-31\n"
-	    "contractor: {organisation: org, assurance: {scheme: ISO27001, "
-	    "ref: r, expires: 2030-12-31}}\npeople: [a]\napprovers: [b]\n"
-	    "approvals_required: 1\n"
-	    "recipients: [0123456789ABCDEF0123456789ABCDEF01234567]\n"
-	    "retention: {download_days: 14, max_downloads: 3}\ndatasets:\n";
+	    CONTRACT_HEAD("T-2");
 	struct world *w = calloc(1, sizeof(*w));
 	struct buf y;
 	struct contract *c;
@@ -414,13 +412,7 @@ static void
 test_strictest_k_of_the_contract(void **state)
 {
 	static const char yaml[] =
-	    "id: T-5\nversion: 1\ntitle: t\npurpose: p\nstatus: active\n"
-	    "valid_from: 2026-01-01\nvalid_until: 2030-12-31\n"
-	    "contractor: {organisation: org, assurance: {scheme: ISO27001, "
-	    "ref: r, expires: 2030-12-31}}\npeople: [a]\napprovers: [b]\n"
-	    "approvals_required: 1\n"
-	    "recipients: [0123456789ABCDEF0123456789ABCDEF01234567]\n"
-	    "retention: {download_days: 14, max_downloads: 3}\ndatasets:\n"
+	    CONTRACT_HEAD("T-5")
 	    "  strict:\n    max_rows: 100\n    one_row_per: person_id\n"
 	    "    columns: {person_id: {}, age: {}}\n"
 	    "    quasi_identifiers: [age]\n    k_anonymity: 10\n"
@@ -486,13 +478,7 @@ static void
 test_apply_mode_keys_people_by_token(void **state)
 {
 	static const char yaml[] =
-	    "id: T-3\nversion: 1\ntitle: t\npurpose: p\nstatus: active\n"
-	    "valid_from: 2026-01-01\nvalid_until: 2030-12-31\n"
-	    "contractor: {organisation: org, assurance: {scheme: ISO27001, "
-	    "ref: r, expires: 2030-12-31}}\npeople: [a]\napprovers: [b]\n"
-	    "approvals_required: 1\n"
-	    "recipients: [0123456789ABCDEF0123456789ABCDEF01234567]\n"
-	    "retention: {download_days: 14, max_downloads: 3}\ndatasets:\n"
+	    CONTRACT_HEAD("T-3")
 	    "  raw:\n    max_rows: 100\n    one_row_per: person_id\n"
 	    "    columns: {person_id: {masking: hmac-sha256, masking_mode: "
 	    "apply}, age: {}}\n    quasi_identifiers: [age]\n"
@@ -525,12 +511,7 @@ test_apply_mode_keys_people_by_token(void **state)
 /* ---- tables ---------------------------------------------------------- */
 
 static const char table_yaml[] =
-    "id: T-4\nversion: 1\ntitle: t\npurpose: p\nstatus: active\n"
-    "valid_from: 2026-01-01\nvalid_until: 2030-12-31\n"
-    "contractor: {organisation: org, assurance: {scheme: ISO27001, ref: r,"
-    " expires: 2030-12-31}}\npeople: [a]\napprovers: [b]\n"
-    "approvals_required: 1\nrecipients: [0123456789ABCDEF0123456789ABCDEF01234567]\n"
-    "retention: {download_days: 14, max_downloads: 3}\ndatasets:\n"
+    CONTRACT_HEAD("T-4")
     "  t:\n    kind: table\n    max_rows: 1000\n"
     "    columns: {region: {}, year: {type: integer}, claimants: {type: "
     "integer, count: true}}\n    min_cell_count: 10\n    rounding: 1\n"
